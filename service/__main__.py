@@ -1,0 +1,122 @@
+"""Command line: ``python -m service serve|createuser|changepassword|worker``."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from typing import Callable
+
+from . import logs
+from .config import ConfigError, Settings, load_settings
+from .errors import ValidationError
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvloop
+    from aiohttp import web
+
+    from .app import create_app
+
+    settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
+    uvloop.install()
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=None,
+        shutdown_timeout=settings.shutdown_timeout,
+        print=lambda *_: logging.getLogger("service").info(
+            "serving on http://%s:%d", settings.host, settings.port
+        ),
+    )
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Password (again): "):
+        raise SystemExit("Error: the two passwords didn't match.")
+    return first
+
+
+async def _with_db(settings: Settings, work: Callable) -> None:
+    from .db import Database, create_pool
+
+    pool = await create_pool(settings.database_url, 1, 2)
+    try:
+        await work(Database(pool))
+    finally:
+        pool.close()
+        await pool.wait_closed()
+
+
+def _createuser(args: argparse.Namespace, settings: Settings) -> int:
+    from .auth import actions
+
+    password = _read_password(args)
+
+    async def work(db):  # type: ignore[no-untyped-def]
+        user = await actions.create_user(db, args.username, password, args.email, args.staff, args.superuser)
+        print(f"Created user {user.username!r} (id {user.id}).")
+
+    asyncio.run(_with_db(settings, work))
+    return 0
+
+
+def _changepassword(args: argparse.Namespace, settings: Settings) -> int:
+    from .auth import actions
+
+    password = _read_password(args)
+
+    async def work(db):  # type: ignore[no-untyped-def]
+        await actions.change_password(db, args.username, password)
+        print(f"Password changed for {args.username!r}.")
+
+    asyncio.run(_with_db(settings, work))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m service", description="Dengue Ward back end")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP and WebSocket server (one process)")
+    serve.add_argument("--host", help="listen address (default $HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default $PORT or 8000)")
+    serve.set_defaults(run=_serve)
+    create = sub.add_parser("createuser", help="create a user")
+    create.add_argument("username")
+    create.add_argument("--email", default="")
+    create.add_argument("--staff", action="store_true", help="may manage users")
+    create.add_argument("--superuser", action="store_true", help="may do everything (implies --staff)")
+    create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    create.set_defaults(run=_createuser)
+    change = sub.add_parser("changepassword", help="set a user's password")
+    change.add_argument("username")
+    change.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    change.set_defaults(run=_changepassword)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level, settings.log_format)
+    try:
+        return args.run(args, settings)
+    except ValidationError as exc:
+        for field, messages in exc.detail.items():
+            for message in messages:
+                print(f"Error: {field}: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

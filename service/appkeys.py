@@ -1,0 +1,16 @@
+"""Typed keys of what the application holds (aiohttp ``web.AppKey``)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from .config import Settings
+from .db import Database
+
+if TYPE_CHECKING:
+    from .realtime.hub import Hub
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+HUB = web.AppKey("hub", "Hub")

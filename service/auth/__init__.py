@@ -1,0 +1,1 @@
+"""Users, passwords and tokens (dj-rest-auth's token mode)."""

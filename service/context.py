@@ -1,0 +1,47 @@
+"""What every action receives: the database, the settings and the actor."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .config import Settings
+from .db import Database
+from .errors import NotAuthenticated
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    is_active: bool
+    is_staff: bool
+    is_superuser: bool
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "User":
+        return cls(
+            id=row["id"],
+            username=row["username"],
+            email=row["email"],
+            first_name=row["first_name"],
+            last_name=row["last_name"],
+            is_active=row["is_active"],
+            is_staff=row["is_staff"],
+            is_superuser=row["is_superuser"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    db: Database
+    settings: Settings
+    user: User | None
+
+    def require_user(self) -> User:
+        """The authenticated user; every clinical action requires one."""
+        if self.user is None:
+            raise NotAuthenticated()
+        return self.user

@@ -1,0 +1,165 @@
+"""PostgreSQL access through aiopg: the pool, reads and transactions.
+
+Reads run in autocommit. Writes run in ``async with db.transaction() as tx``:
+the change, its history and its events are one transaction, and events are
+handed to the publisher only after COMMIT has succeeded.
+"""
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
+
+import aiopg
+import psycopg2
+
+from .events import Event
+from .sqlfiles import Q
+
+log = logging.getLogger("service.db")
+
+Row = dict[str, Any]
+Params = Mapping[str, Any] | None
+Publish = Callable[[Sequence[Event]], Awaitable[None]]
+
+
+async def _on_connect(conn: aiopg.Connection) -> None:
+    async with conn.cursor() as cur:
+        await cur.execute("SET TIME ZONE 'UTC'")
+
+
+async def create_pool(dsn: str, minsize: int, maxsize: int, name: str = "dengue-ward") -> aiopg.Pool:
+    return await aiopg.create_pool(
+        dsn,
+        minsize=minsize,
+        maxsize=maxsize,
+        timeout=60.0,
+        enable_hstore=False,
+        enable_uuid=False,
+        on_connect=_on_connect,
+        application_name=name,
+    )
+
+
+def rows_of(cur: Any, rows: Iterable[Sequence[Any]]) -> list[Row]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in rows]
+
+
+class Database:
+    """The pool plus what happens after a commit (publishing events)."""
+
+    def __init__(self, pool: aiopg.Pool, publish: Publish | None = None) -> None:
+        self.pool = pool
+        self.publish = publish
+
+    async def fetchone(self, sql: str, params: Params = None) -> Row | None:
+        async with self.pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute(sql, params)
+            row = await cur.fetchone()
+            return None if row is None else rows_of(cur, [row])[0]
+
+    async def fetchall(self, sql: str, params: Params = None) -> list[Row]:
+        async with self.pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute(sql, params)
+            return rows_of(cur, await cur.fetchall())
+
+    async def execute(self, sql: str, params: Params = None) -> int:
+        async with self.pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute(sql, params)
+            return cur.rowcount
+
+    def transaction(self) -> "Tx":
+        return Tx(self)
+
+
+class Tx:
+    """One transaction on one pooled connection.
+
+    BEGIN travels with the first statement and the event rows with COMMIT, so
+    a typical write costs two or three round trips. The advisory lock taken
+    just before the events are inserted serialises event writers from that
+    point to COMMIT: event ids are therefore committed in id order, and a
+    reader that has seen id N has seen every id below it.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.events: list[Event] = []
+        self._conn_ctx: Any = None
+        self._cur: Any = None
+        self._begun = False
+
+    async def __aenter__(self) -> "Tx":
+        self._conn_ctx = self.db.pool.acquire()
+        conn = await self._conn_ctx.__aenter__()
+        self._cur = await conn.cursor()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if exc_type is None:
+                try:
+                    await self._commit()
+                except BaseException:
+                    await self._rollback()
+                    raise
+            elif self._begun:
+                await self._rollback()
+        finally:
+            self._cur.close()
+            await self._conn_ctx.__aexit__(exc_type, exc, tb)
+        if exc_type is None and self.events and self.db.publish is not None:
+            await self.db.publish(self.events)
+
+    async def _run(self, sql: str, params: Params) -> None:
+        if not self._begun:
+            sql = "BEGIN;\n" + sql
+            self._begun = True
+        await self._cur.execute(sql, params)
+
+    async def fetchone(self, sql: str, params: Params = None) -> Row | None:
+        await self._run(sql, params)
+        row = await self._cur.fetchone()
+        return None if row is None else rows_of(self._cur, [row])[0]
+
+    async def fetchall(self, sql: str, params: Params = None) -> list[Row]:
+        await self._run(sql, params)
+        return rows_of(self._cur, await self._cur.fetchall())
+
+    async def execute(self, sql: str, params: Params = None) -> int:
+        await self._run(sql, params)
+        return self._cur.rowcount
+
+    def emit(self, event: Event) -> None:
+        """Record an event; it is stored at COMMIT and published after it."""
+        self.events.append(event)
+
+    async def _commit(self) -> None:
+        if not self._begun:
+            return
+        if not self.events:
+            await self._cur.execute("COMMIT")
+            return
+        await self._cur.execute(
+            Q.commit_with_events,
+            {
+                "streams": [e.stream for e in self.events],
+                "actions": [e.action for e in self.events],
+                "pks": [e.pk for e in self.events],
+                "datas": [e.data.decode() for e in self.events],
+            },
+        )
+        (last_id,) = await self._cur.fetchone()
+        first_id = last_id - len(self.events) + 1
+        for offset, event in enumerate(self.events):
+            event.id = first_id + offset
+
+    async def _rollback(self) -> None:
+        try:
+            await self._cur.execute("ROLLBACK")
+        except (psycopg2.Error, OSError):
+            log.warning("rollback failed; the connection is discarded", exc_info=True)
+            self._cur.connection.close()

@@ -1,0 +1,97 @@
+"""Typed errors raised by actions; HTTP and WebSocket translate them.
+
+Bodies follow Django REST Framework: a field error dict for validation, a
+``{"detail": ...}`` text for everything else.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    status: int = 400
+    default_detail: str = "Bad request."
+
+    def __init__(self, detail: Any = None) -> None:
+        self.detail = self.default_detail if detail is None else detail
+        super().__init__(self.detail)
+
+    def http_body(self) -> Any:
+        """The JSON body of the HTTP reply."""
+        return {"detail": self.detail}
+
+    def ws_errors(self) -> list[Any]:
+        """The ``errors`` list of a DCRF reply payload."""
+        return [self.detail]
+
+
+class ValidationError(ApiError):
+    """Input that breaks a field rule: ``{"field": ["message", ...]}``."""
+
+    status = 400
+
+    def http_body(self) -> Any:
+        return self.detail
+
+
+class ParseError(ApiError):
+    status = 400
+    default_detail = "Malformed request."
+
+
+class NotAuthenticated(ApiError):
+    status = 401
+    default_detail = "Authentication credentials were not provided."
+
+
+class AuthenticationFailed(ApiError):
+    status = 401
+    default_detail = "Incorrect authentication credentials."
+
+
+class PermissionDenied(ApiError):
+    status = 403
+    default_detail = "You do not have permission to perform this action."
+
+
+class NotFound(ApiError):
+    """An unknown id. ``detail`` is DRF's REST text; DCRF says "Not found"."""
+
+    status = 404
+    default_detail = "Not found."
+
+    def ws_errors(self) -> list[Any]:
+        return ["Not found"]
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+
+    def __init__(self, method: str, allow: str | None = None) -> None:
+        super().__init__(f'Method "{method}" not allowed.')
+        self.allow = allow  # the Allow header of an HTTP reply
+
+
+class Conflict(ApiError):
+    status = 409
+    default_detail = "The request conflicts with the current state of the resource."
+
+
+class Gone(ApiError):
+    status = 410
+    default_detail = "Gone."
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+
+    def __init__(self, media_type: str) -> None:
+        super().__init__(f'Unsupported media type "{media_type}" in request.')
+
+
+def not_found_for(model: str) -> NotFound:
+    return NotFound(f"No {model} matches the given query.")

@@ -1,0 +1,1 @@
+"""The HTTP side: translate requests to actions and results to DRF replies."""

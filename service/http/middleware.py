@@ -1,0 +1,110 @@
+"""Middlewares: request id and access log, trailing slash, errors as JSON.
+
+No reply ever carries a stack trace: unexpected errors are logged with the
+request id and answered 500 ``{"detail": ..., "request_id": ...}``.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Awaitable, Callable
+
+import psycopg2
+from aiohttp import web
+
+from ..errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
+from .responses import error_response, json_response
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+access_log = logging.getLogger("service.access")
+log = logging.getLogger("service.http")
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give every request an id (or keep the caller's) and log one line for it."""
+    incoming = request.headers.get("X-Request-ID", "")
+    request_id = incoming if _SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
+    request["request_id"] = request_id
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-ID"] = request_id
+        return response
+    except web.HTTPException as exc:  # redirects
+        status = exc.status
+        exc.headers["X-Request-ID"] = request_id
+        raise
+    finally:
+        user = request.get("user")
+        access_log.info(
+            "%s %s %s %.1fms user=%s request_id=%s",
+            request.method,
+            request.path,
+            status,
+            (time.perf_counter() - started) * 1000,
+            user.id if user is not None else "-",
+            request_id,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "user_id": user.id if user is not None else None,
+                "request_id": request_id,
+            },
+        )
+
+
+@web.middleware
+async def append_slash(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``/api/patients`` → ``/api/patients/`` as Django does.
+
+    301 for GET and HEAD; 308 for the other methods, so a redirected POST
+    stays a POST with its body instead of silently turning into a GET.
+    """
+    match = request.match_info
+    if match.http_exception is not None and match.http_exception.status == 404 and not request.path.endswith("/"):
+        slashed = request.path + "/"
+        resolved = await request.app.router.resolve(request.clone(rel_url=request.rel_url.with_path(slashed)))
+        if resolved.http_exception is None:
+            location = str(request.rel_url.with_path(slashed))
+            if request.method in ("GET", "HEAD"):
+                raise web.HTTPMovedPermanently(location)
+            raise web.HTTPPermanentRedirect(location)
+    return await handler(request)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return error_response(error)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return error_response(PayloadTooLarge(f"Request body exceeds the limit of {exc.max_size} bytes."))
+    except web.HTTPMethodNotAllowed as exc:
+        return error_response(MethodNotAllowed(request.method, ", ".join(sorted(exc.allowed_methods))))
+    except web.HTTPNotFound:
+        return error_response(NotFound())
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return json_response({"detail": exc.reason}, status=exc.status)
+    except psycopg2.OperationalError:
+        log.exception("database unavailable, request_id=%s", request.get("request_id"))
+        return json_response(
+            {"detail": "The database is unavailable. Try again shortly.", "request_id": request.get("request_id")},
+            status=503,
+        )
+    except Exception:
+        log.exception("unexpected error, request_id=%s", request.get("request_id"))
+        return json_response(
+            {"detail": "A server error occurred.", "request_id": request.get("request_id")}, status=500
+        )

@@ -1,0 +1,162 @@
+"""HTTP routes: DRF's DefaultRouter + ModelViewSet, over the resource table.
+
+Each handler authenticates, picks the action for the method and translates
+its result; everything else happens in the action.
+"""
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlencode
+
+from aiohttp import web
+from multidict import MultiDict
+
+from ..appkeys import DB, SETTINGS
+from ..auth.actions import authenticate
+from ..context import Context, User
+from ..errors import MethodNotAllowed, NotAuthenticated
+from ..resources import REGISTRY, Listing, Page, Resource
+from .body import read_data
+from .responses import DETAIL_ALLOW, LIST_ALLOW, json_response, no_content
+
+
+async def request_user(request: web.Request) -> User | None:
+    """The token's user (None without a token); cached on the request."""
+    if "user" not in request:
+        request["user"] = await authenticate(request.app[DB], request.headers.get("Authorization"))
+    return request["user"]
+
+
+async def context(request: web.Request, required: bool = True) -> Context:
+    user = await request_user(request)
+    if user is None and required:
+        raise NotAuthenticated()
+    return Context(request.app[DB], request.app[SETTINGS], user)
+
+
+def not_allowed(request: web.Request, allow: str) -> MethodNotAllowed:
+    return MethodNotAllowed(request.method, allow)
+
+
+def _positive_int(raw: str | None, strict: bool) -> int | None:
+    try:
+        value = int(raw) if raw is not None else None
+    except ValueError:
+        return None
+    if value is None or value < 0 or (strict and value == 0):
+        return None
+    return value
+
+
+def page_of(request: web.Request) -> Page | None:
+    """LimitOffsetPagination: ``?limit=`` switches it on; bad values as DRF."""
+    limit = _positive_int(request.query.get("limit"), strict=True)
+    if limit is None:
+        return None
+    return Page(limit=limit, offset=_positive_int(request.query.get("offset"), strict=False) or 0)
+
+
+def _url_with(request: web.Request, **params: int | None) -> str:
+    query = MultiDict(request.query)
+    for key, value in params.items():
+        query.popall(key, None)
+        if value is not None:
+            query[key] = str(value)
+    encoded = urlencode(sorted(query.items()))
+    return str(request.url.with_query(None)) + (f"?{encoded}" if encoded else "")
+
+
+def paginated(request: web.Request, listing: Listing, page: Page) -> dict[str, Any]:
+    count = listing.count or 0
+    next_url = None
+    if page.offset + page.limit < count:
+        next_url = _url_with(request, limit=page.limit, offset=page.offset + page.limit)
+    previous_url = None
+    if page.offset > 0:
+        previous_offset = page.offset - page.limit
+        previous_url = _url_with(request, limit=page.limit, offset=previous_offset if previous_offset > 0 else None)
+    return {"count": count, "next": next_url, "previous": previous_url, "results": listing.items}
+
+
+def options_body(resource: Resource, detail: bool) -> dict[str, Any]:
+    return {
+        "name": f"{resource.model} {'Instance' if detail else 'List'}",
+        "description": "",
+        "renders": ["application/json"],
+        "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
+    }
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def list_handler(resource: Resource) -> Handler:
+    allow = LIST_ALLOW if resource.create else "GET, HEAD, OPTIONS"
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        ctx = await context(request)
+        if request.method in ("GET", "HEAD"):
+            page = page_of(request)
+            listing = await resource.list(ctx, request.query, page)
+            return json_response(listing.items if page is None else paginated(request, listing, page))
+        if request.method == "POST" and resource.create:
+            return json_response(await resource.create(ctx, await read_data(request)), status=201)
+        if request.method == "OPTIONS":
+            return json_response(options_body(resource, detail=False), headers={"Allow": allow})
+        raise not_allowed(request, allow)
+
+    return handler
+
+
+def detail_handler(resource: Resource) -> Handler:
+    methods = ["GET"] + (["PUT", "PATCH"] if resource.update else []) + (["DELETE"] if resource.delete else [])
+    allow = ", ".join(methods + ["HEAD", "OPTIONS"])
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        ctx = await context(request)
+        pk = request.match_info["pk"]
+        if request.method in ("GET", "HEAD"):
+            return json_response(await resource.retrieve(ctx, pk))
+        if request.method in ("PUT", "PATCH") and resource.update:
+            data = await read_data(request)
+            return json_response(await resource.update(ctx, pk, data, request.method == "PATCH"))
+        if request.method == "DELETE" and resource.delete:
+            await resource.delete(ctx, pk)
+            return no_content()
+        if request.method == "OPTIONS":
+            return json_response(options_body(resource, detail=True), headers={"Allow": allow})
+        raise not_allowed(request, allow)
+
+    return handler
+
+
+def detail_action_handler(resource: Resource, name: str) -> Handler:
+    action = resource.detail_actions[name]
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        ctx = await context(request)
+        if request.method != "POST":
+            raise not_allowed(request, "POST, OPTIONS")
+        status, obj = await action(ctx, request.match_info["pk"])
+        return json_response(obj, status=status)
+
+    return handler
+
+
+async def api_root(request: web.Request) -> web.StreamResponse:
+    await context(request)
+    if request.method not in ("GET", "HEAD"):
+        raise not_allowed(request, "GET, HEAD, OPTIONS")
+    base = request.url.with_query(None)
+    return json_response({name: str(base.with_path(f"/api/{name}/")) for name in REGISTRY})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_route("*", "/api/", api_root)
+    for resource in REGISTRY.values():
+        app.router.add_route("*", f"/api/{resource.name}/", list_handler(resource))
+        app.router.add_route("*", rf"/api/{resource.name}/{{pk:[^/.]+}}/", detail_handler(resource))
+        for name in resource.detail_actions:
+            app.router.add_route(
+                "*", rf"/api/{resource.name}/{{pk:[^/.]+}}/{name}/", detail_action_handler(resource, name)
+            )

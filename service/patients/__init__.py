@@ -1,0 +1,1 @@
+"""Patients: the people on the ward."""

@@ -1,0 +1,1 @@
+"""Reports: one observation round of a patient, and their audit trail."""

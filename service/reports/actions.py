@@ -1,0 +1,122 @@
+"""Report actions. Each write stores the change, its history row and its
+events in one transaction (the SQL returns the history row it wrote)."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import psycopg2.errors
+
+from .. import events
+from ..context import Context
+from ..db import Row, Tx
+from ..errors import ValidationError, not_found_for
+from ..events import Event
+from ..resources import Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, register, run_listing
+from ..sqlfiles import Q
+from ..validation import does_not_exist, validate
+from .fields import DEFAULTS, FIELDS, check_consistency, derived
+
+STREAM = "reports"
+HISTORY_STREAM = "history"
+MODEL = "Report"
+HISTORY_COLUMNS = ("history_id", "history_date", "history_change_reason", "history_type", "history_user")
+ACTION_OF_TYPE = {"+": events.CREATE, "~": events.UPDATE, "-": events.DELETE}
+
+
+def serialize(row: Row, ctx: Context) -> Obj:
+    return {**row, **derived(row, ctx.settings.tz)}
+
+
+def report_of(history_row: Row) -> Row:
+    """The report as it was recorded in one history row."""
+    return {k: v for k, v in history_row.items() if k not in HISTORY_COLUMNS}
+
+
+def emit_history_rows(tx: Tx, rows: Iterable[Row], ctx: Context) -> None:
+    """Events of report changes: the report itself, then its new history row."""
+    for row in rows:
+        report = report_of(row)
+        action = ACTION_OF_TYPE[row["history_type"]]
+        if action == events.DELETE:
+            tx.emit(Event.deleted(STREAM, report["id"], patient=report["patient"]))
+        else:
+            tx.emit(Event.of(STREAM, action, serialize(report, ctx)))
+        tx.emit(Event.of(HISTORY_STREAM, events.CREATE, row, pk_key="history_id"))
+
+
+async def list_reports(ctx: Context, filters: Filters, page: Page | None) -> Listing:
+    ctx.require_user()
+    params = {"patient": id_filter(filters, "patient")}
+    return await run_listing(ctx, Q.list_reports, Q.count_reports, params, page, lambda r: serialize(r, ctx))
+
+
+async def retrieve(ctx: Context, pk: Any) -> Obj:
+    ctx.require_user()
+    row = await ctx.db.fetchone(Q.get_report, {"id": lookup_id(pk, MODEL)})
+    if row is None:
+        raise not_found_for(MODEL)
+    return serialize(row, ctx)
+
+
+async def write(ctx: Context, tx: Tx, sql: str, params: dict[str, Any]) -> Row:
+    """Run one report write; emit its events; return the report after it."""
+    history = await tx.fetchone(sql, params)
+    if history is None:
+        raise not_found_for(MODEL)
+    emit_history_rows(tx, [history], ctx)
+    return report_of(history)
+
+
+def _unknown_patient(exc: psycopg2.errors.ForeignKeyViolation, data: Any) -> ValidationError:
+    return ValidationError({"patient": [does_not_exist(data.get("patient"))]})
+
+
+async def create(ctx: Context, data: Any) -> Obj:
+    actor = ctx.require_user()
+    values = {**DEFAULTS, **validate(FIELDS, data, partial=False, tz=ctx.settings.tz)}
+    check_consistency(values)
+    try:
+        async with ctx.db.transaction() as tx:
+            report = await write(ctx, tx, Q.insert_report, {**values, "actor": actor.id})
+    except psycopg2.errors.ForeignKeyViolation as exc:
+        raise _unknown_patient(exc, data) from None
+    return serialize(report, ctx)
+
+
+async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
+    actor = ctx.require_user()
+    report_id = lookup_id(pk, MODEL)
+    clean = validate(FIELDS, data, partial=partial, tz=ctx.settings.tz)
+    try:
+        async with ctx.db.transaction() as tx:
+            current = await tx.fetchone(Q.lock_report, {"id": report_id})
+            if current is None:
+                raise not_found_for(MODEL)
+            values = {**current, **clean}
+            check_consistency(values)
+            report = await write(ctx, tx, Q.update_report, {**values, "actor": actor.id})
+    except psycopg2.errors.ForeignKeyViolation as exc:
+        raise _unknown_patient(exc, data) from None
+    return serialize(report, ctx)
+
+
+async def delete(ctx: Context, pk: Any) -> None:
+    actor = ctx.require_user()
+    report_id = lookup_id(pk, MODEL)
+    async with ctx.db.transaction() as tx:
+        await write(ctx, tx, Q.delete_report, {"id": report_id, "actor": actor.id})
+
+
+RESOURCE = register(
+    Resource(
+        name=STREAM,
+        model=MODEL,
+        lookup="id",
+        list=list_reports,
+        retrieve=retrieve,
+        create=create,
+        update=update,
+        delete=delete,
+        filters=("patient",),
+    )
+)

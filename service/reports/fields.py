@@ -1,0 +1,80 @@
+"""The report's writable fields, their rules (domain.md) and derived values."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..errors import ValidationError
+from ..validation import Field, Kind
+
+STATUSES = ("febrile", "critical", "recovery")
+INTAKES = ("oral_fluids", "parenteral_fluids", "other_fluids")
+OUTPUTS = ("urine_output", "uf", "emesis", "drainage")
+
+
+def _count(name: str, maximum: int | None = None) -> Field:
+    return Field(name, Kind.INT, nullable=True, min_value=0, max_value=maximum)
+
+
+FIELDS = (
+    Field("patient", Kind.FK, required=True),
+    Field("time", Kind.DATETIME, required=True),
+    _count("day_of_fever", 30),
+    Field("fever", Kind.DECIMAL, nullable=True, min_value="30", max_value="45", max_digits=4, decimal_places=2),
+    _count("pulse", 300),
+    _count("respirations", 100),
+    _count("bp_systolic", 300),
+    _count("bp_diastolic", 300),
+    Field("diet", Kind.TEXT),
+    *(_count(name) for name in (*INTAKES, "intake_8h", *OUTPUTS, "output_8h")),
+    _count("pain_score", 10),
+    _count("abdominal_circumference", 300),
+    _count("stools"),
+    _count("urine_count"),
+    Field("weight", Kind.DECIMAL, nullable=True, min_value="0", max_value="500", max_digits=5, decimal_places=2),
+    _count("height", 300),
+    _count("o2_saturation", 100),
+    _count("hematocrit", 100),
+    _count("platelet_count"),
+    Field("wbc_count", Kind.DECIMAL, nullable=True, min_value="0", max_digits=6, decimal_places=2),
+    Field("status", Kind.CHOICE, choices=STATUSES, allow_blank=False),
+    Field("monitoring_interval", Kind.INT, required=True, min_value=1, max_value=24),
+    Field("warning_signs", Kind.TEXT),
+    Field("additional_info", Kind.TEXT),
+    Field("medical_advice", Kind.TEXT),
+)
+
+# What an omitted optional field is on create (the model's defaults).
+DEFAULTS: dict[str, Any] = {
+    f.name: ("" if f.kind == Kind.TEXT else None) for f in FIELDS if not f.required
+} | {"status": "febrile"}
+
+DIASTOLIC_ABOVE_SYSTOLIC = "The diastolic pressure must not be above the systolic pressure."
+
+
+def check_consistency(values: dict[str, Any]) -> None:
+    systolic, diastolic = values.get("bp_systolic"), values.get("bp_diastolic")
+    if systolic is not None and diastolic is not None and diastolic > systolic:
+        raise ValidationError({"bp_diastolic": [DIASTOLIC_ABOVE_SYSTOLIC]})
+
+
+def shift_of(time: dt.datetime, tz: ZoneInfo) -> str:
+    """D 07:00-14:59, E 15:00-22:59, N 23:00-06:59 in the clinical time zone."""
+    hour = time.astimezone(tz).hour
+    if 7 <= hour < 15:
+        return "D"
+    if 15 <= hour < 23:
+        return "E"
+    return "N"
+
+
+def derived(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+    intake = sum(row[name] or 0 for name in INTAKES)
+    output = sum(row[name] or 0 for name in OUTPUTS)
+    return {
+        "intake_total": intake,
+        "output_total": output,
+        "fluid_balance": intake - output,
+        "shift": shift_of(row["time"], tz),
+    }

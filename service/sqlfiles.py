@@ -1,0 +1,61 @@
+"""Loader for the named queries in ``sql/*.sql``.
+
+A file holds any number of queries, each introduced by a comment line
+``-- name: some_query``. Everything up to the next ``-- name:`` line is the
+query text. Parameters use psycopg2's ``%(name)s`` style, so every value is
+sent as a parameter and never formatted into the text.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+_NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+
+class Queries:
+    """Attribute access to every named query: ``Q.get_patient``."""
+
+    def __init__(self, queries: dict[str, str]) -> None:
+        self._queries = queries
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self._queries[name]
+        except KeyError:
+            raise AttributeError(f"no SQL query named {name!r} in {SQL_DIR}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._queries
+
+    def names(self) -> list[str]:
+        return sorted(self._queries)
+
+
+def parse(text: str, source: str = "<string>") -> dict[str, str]:
+    queries: dict[str, str] = {}
+    matches = list(_NAME.finditer(text))
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        body = text[match.end():end].strip()
+        name = match.group(1)
+        if not body:
+            raise ValueError(f"{source}: query {name!r} is empty")
+        if name in queries:
+            raise ValueError(f"{source}: query {name!r} defined twice")
+        queries[name] = body
+    return queries
+
+
+def load(directory: Path = SQL_DIR) -> Queries:
+    queries: dict[str, str] = {}
+    for path in sorted(directory.glob("*.sql")):
+        for name, body in parse(path.read_text(encoding="utf-8"), str(path)).items():
+            if name in queries:
+                raise ValueError(f"{path}: query {name!r} already defined in another file")
+            queries[name] = body
+    return Queries(queries)
+
+
+Q = load()

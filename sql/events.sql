@@ -1,0 +1,42 @@
+-- Change events (see service/events.py and service/db.py).
+
+-- name: commit_with_events
+-- The end of every write transaction that changed something visible. The
+-- transaction-level advisory lock serialises event writers from here to
+-- COMMIT, so ids become visible in id order (no reader ever sees id N
+-- before id N-1 has committed or rolled back). All in one round trip; the
+-- last statement returns the id of the last event inserted here (ids of one
+-- transaction are consecutive because of the lock).
+SELECT pg_advisory_xact_lock(1684368999);
+INSERT INTO events (stream, action, object_id, data)
+SELECT e.stream, e.action, e.object_id, e.data
+  FROM unnest(%(streams)s::text[], %(actions)s::text[], %(pks)s::bigint[], %(datas)s::json[])
+       WITH ORDINALITY AS e (stream, action, object_id, data, n)
+ ORDER BY e.n;
+COMMIT;
+SELECT currval(pg_get_serial_sequence('events', 'id'));
+
+-- name: events_after
+SELECT id, stream, action, object_id, data::text AS data
+  FROM events
+ WHERE id > %(after)s AND id <= %(upto)s
+ ORDER BY id
+ LIMIT %(limit)s;
+
+-- name: last_event_id
+-- The newest event id ever committed (even if pruned since) and the horizon.
+SELECT greatest((SELECT coalesce(max(id), 0) FROM events), pruned_through) AS last_id,
+       pruned_through
+  FROM event_horizon;
+
+-- name: prune_events
+-- Delete events older than the retention window and remember the newest id
+-- deleted, so that a resume from before it is answered with 410.
+WITH gone AS (
+    DELETE FROM events WHERE created_at < now() - make_interval(secs => %(retention_seconds)s)
+    RETURNING id
+)
+UPDATE event_horizon
+   SET pruned_through = greatest(pruned_through, (SELECT max(id) FROM gone))
+ WHERE EXISTS (SELECT 1 FROM gone)
+RETURNING pruned_through;

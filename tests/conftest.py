@@ -1,0 +1,153 @@
+"""Test fixtures: a real PostgreSQL database and a real Redis.
+
+The session creates a fresh database named after its process id, migrates it
+with the real ``yoyo apply`` command, and drops it at the end; every test
+starts from empty tables. Redis traffic goes to a channel of its own, so
+several test sessions can share one Redis.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import psycopg2
+import pytest
+
+from service.auth.passwords import hash_password
+from service.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get("TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PASSWORD = "correct horse battery"
+
+
+def _database_url(name: str) -> str:
+    base, _, _ = ADMIN_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+def admin_execute(sql: str) -> None:
+    conn = psycopg2.connect(ADMIN_URL)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def yoyo(command: str, database_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "yoyo"), command, "--batch", "--database", database_url, *extra,
+         str(ROOT / "migrations")],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},  # yoyo.ini reads it
+    )
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    name = f"dengue_test_{os.getpid()}"
+    admin_execute(f'DROP DATABASE IF EXISTS "{name}"')
+    admin_execute(f'CREATE DATABASE "{name}"')
+    url = _database_url(name)
+    result = yoyo("apply", url)
+    assert result.returncode == 0, result.stderr
+    yield url
+    admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    base = load_settings({})
+    return base.with_(
+        database_url=database_url,
+        redis_url=os.environ.get("TEST_REDIS_URL", base.redis_url),
+        redis_channel=f"dengue-test-{os.getpid()}:events",
+        ws_heartbeat_seconds=5.0,
+        event_sweep_seconds=1.0,
+    )
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+@pytest.fixture
+def sql(database_url: str) -> Iterator[Any]:
+    """Run SQL directly (autocommit), to set up or check what the API did."""
+    conn = psycopg2.connect(database_url)
+    conn.autocommit = True
+
+    def run(query: str, params: Any = None) -> list[tuple[Any, ...]]:
+        with conn.cursor() as cur:
+            cur.execute(query, params)
+            return cur.fetchall() if cur.description else []
+
+    yield run
+    conn.close()
+
+
+@pytest.fixture(autouse=True)
+def empty_tables(database_url: str) -> None:
+    conn = psycopg2.connect(database_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT string_agg(format('%I', tablename), ', ') FROM pg_tables "
+            "WHERE schemaname = 'public' AND tablename NOT LIKE '%yoyo%' AND tablename <> 'event_horizon'"
+        )
+        (tables,) = cur.fetchone()
+        cur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        cur.execute("UPDATE event_horizon SET pruned_through = 0")
+    conn.close()
+
+
+@dataclass
+class Account:
+    id: int
+    username: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.token}"}
+
+
+@pytest.fixture
+def make_user(sql: Any, password_hash: str) -> Any:
+    def make(username: str, *, superuser: bool = False, active: bool = True, token: bool = True) -> Account:
+        ((user_id,),) = sql(
+            "INSERT INTO users (username, password, email, is_active, is_staff, is_superuser) "
+            "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+            (username, password_hash, f"{username}@example.com", active, superuser, superuser),
+        )
+        key = secrets.token_hex(20) if token else ""
+        if token:
+            sql("INSERT INTO auth_tokens (key, user_id) VALUES (%s, %s)", (key, user_id))
+        return Account(user_id, username, key)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user: Any) -> Account:
+    return make_user("alice")
+
+
+@pytest.fixture
+def admin(make_user: Any) -> Account:
+    return make_user("admin", superuser=True)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings) -> Any:
+    from service.app import create_app
+
+    return await aiohttp_client(create_app(settings))

@@ -1,0 +1,87 @@
+"""The schema: yoyo apply and rollback on a real database, and its rules."""
+from __future__ import annotations
+
+import os
+
+import psycopg2
+import pytest
+
+from .conftest import _database_url, admin_execute, yoyo
+
+APP_TABLES = {"users", "auth_tokens", "patients", "reports", "report_history", "events", "event_horizon"}
+
+
+def _tables(url: str) -> set[str]:
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            return {name for (name,) in cur.fetchall() if "yoyo" not in name}
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def scratch_url() -> str:
+    name = f"dengue_migrations_{os.getpid()}"
+    admin_execute(f'DROP DATABASE IF EXISTS "{name}"')
+    admin_execute(f'CREATE DATABASE "{name}"')
+    yield _database_url(name)
+    admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_apply_rollback_apply_round_trip(scratch_url: str) -> None:
+    applied = yoyo("apply", scratch_url)
+    assert applied.returncode == 0, applied.stderr
+    assert APP_TABLES <= _tables(scratch_url)
+
+    rolled_back = yoyo("rollback", scratch_url, "--all")
+    assert rolled_back.returncode == 0, rolled_back.stderr
+    assert _tables(scratch_url) == set()
+
+    again = yoyo("apply", scratch_url)
+    assert again.returncode == 0, again.stderr
+    assert APP_TABLES <= _tables(scratch_url)
+
+
+def test_history_columns_mirror_report_columns(sql) -> None:
+    """record_report_history() writes (history columns..., r.*): the orders must match."""
+    def columns(table: str) -> list[tuple[str, str]]:
+        return sql(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = %s ORDER BY ordinal_position", (table,)
+        )
+
+    history = columns("report_history")
+    assert [name for name, _ in history[:5]] == [
+        "history_id", "history_date", "history_change_reason", "history_type", "history_user"
+    ]
+    assert history[5:] == columns("reports")
+
+
+def test_database_refuses_out_of_range_values(sql) -> None:
+    ((patient_id,),) = sql(
+        "INSERT INTO patients (first_name, last_name, admission_date) VALUES ('A', 'B', now()) RETURNING id"
+    )
+    for column, value in [("fever", 46), ("pulse", -1), ("o2_saturation", 101), ("monitoring_interval", 0)]:
+        with pytest.raises(psycopg2.errors.CheckViolation):
+            sql(f"INSERT INTO reports (patient, time, monitoring_interval, {column}) "
+                f"VALUES (%s, now(), 4, %s)" if column != "monitoring_interval" else
+                "INSERT INTO reports (patient, time, monitoring_interval) VALUES (%s, now(), %s)",
+                (patient_id, value))
+    with pytest.raises(psycopg2.errors.CheckViolation):
+        sql("INSERT INTO reports (patient, time, monitoring_interval, bp_systolic, bp_diastolic) "
+            "VALUES (%s, now(), 4, 90, 100)", (patient_id,))
+    with pytest.raises(psycopg2.errors.ForeignKeyViolation):
+        sql("INSERT INTO reports (patient, time, monitoring_interval) VALUES (999, now(), 4)")
+
+
+def test_history_is_append_only_in_the_database(sql) -> None:
+    ((patient_id,),) = sql(
+        "INSERT INTO patients (first_name, last_name, admission_date) VALUES ('A', 'B', now()) RETURNING id"
+    )
+    sql("WITH r AS (INSERT INTO reports (patient, time, monitoring_interval) VALUES (%s, now(), 4) RETURNING *) "
+        "SELECT * FROM r, LATERAL record_report_history(r, '+', NULL, NULL)", (patient_id,))
+    sql("UPDATE report_history SET history_change_reason = 'checked'")
+    with pytest.raises(psycopg2.Error, match="append-only"):
+        sql("UPDATE report_history SET pulse = 10")
