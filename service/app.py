@@ -6,11 +6,14 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from . import db as dbmod, web as board
-from .appkeys import DB, SETTINGS
+from . import db as dbmod, health, web as board
+from .appkeys import DB, HUB, SETTINGS
 from .auth import http as auth_http
 from .config import Settings, load_settings
 from .http import middleware, routes
+from .realtime import ws
+from .realtime.hub import Hub
+from .realtime.publisher import Publisher
 # Importing the action modules registers their resources (order = API root order).
 from .patients import actions as _patients  # noqa: F401
 from .reports import actions as _reports, history as _history  # noqa: F401
@@ -29,6 +32,26 @@ async def database(app: web.Application) -> AsyncIterator[None]:
     await pool.wait_closed()
 
 
+async def realtime(app: web.Application) -> AsyncIterator[None]:
+    """Fan-out: publish after commit, one Redis subscription feeding the hub.
+
+    Redis being down does not stop the service: HTTP keeps working, local
+    sockets still get local changes, and both loops reconnect by themselves.
+    """
+    settings, db = app[SETTINGS], app[DB]
+    hub = Hub(db, settings.redis_url, settings.redis_channel, settings.event_sweep_seconds)
+    publisher = Publisher(settings.redis_url, settings.redis_channel, local=hub.offer)
+    await hub.start()
+    publisher.start()
+    db.after_commit = publisher.submit
+    app[HUB] = hub
+    log.info("publishing events to Redis at %s, channel %r", settings.redacted_redis_url(), settings.redis_channel)
+    yield
+    db.after_commit = None
+    await publisher.close()
+    await hub.stop()
+
+
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or load_settings()
     app = web.Application(
@@ -37,7 +60,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
     )
     app[SETTINGS] = settings
     app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(realtime)
     auth_http.setup(app)
     routes.setup(app)
+    ws.setup(app)
+    health.setup(app)
     board.setup(app)
     return app

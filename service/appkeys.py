@@ -14,3 +14,7 @@ if TYPE_CHECKING:
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 HUB = web.AppKey("hub", "Hub")
+
+# Per-request storage.
+REQUEST_ID = web.RequestKey("request_id", str)
+USER = web.RequestKey("user", object)  # a context.User, or None when anonymous

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
-from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import aiopg
 import psycopg2
@@ -20,7 +20,7 @@ log = logging.getLogger("service.db")
 
 Row = dict[str, Any]
 Params = Mapping[str, Any] | None
-Publish = Callable[[Sequence[Event]], Awaitable[None]]
+AfterCommit = Callable[[Sequence[Event]], None]
 
 
 async def _on_connect(conn: aiopg.Connection) -> None:
@@ -47,11 +47,12 @@ def rows_of(cur: Any, rows: Iterable[Sequence[Any]]) -> list[Row]:
 
 
 class Database:
-    """The pool plus what happens after a commit (publishing events)."""
+    """The pool plus what happens after a commit (handing events on)."""
 
-    def __init__(self, pool: aiopg.Pool, publish: Publish | None = None) -> None:
+    def __init__(self, pool: aiopg.Pool, after_commit: AfterCommit | None = None) -> None:
         self.pool = pool
-        self.publish = publish
+        # Called with the committed events; must not block (it only queues them).
+        self.after_commit = after_commit
 
     async def fetchone(self, sql: str, params: Params = None) -> Row | None:
         async with self.pool.acquire() as conn, conn.cursor() as cur:
@@ -111,8 +112,8 @@ class Tx:
         finally:
             self._cur.close()
             await self._conn_ctx.__aexit__(exc_type, exc, tb)
-        if exc_type is None and self.events and self.db.publish is not None:
-            await self.db.publish(self.events)
+        if exc_type is None and self.events and self.db.after_commit is not None:
+            self.db.after_commit(self.events)
 
     async def _run(self, sql: str, params: Params) -> None:
         if not self._begun:

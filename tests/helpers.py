@@ -22,3 +22,36 @@ async def create_report(client: Any, account: Any, patient_id: int, **fields: An
     resp = await client.post("/api/reports/", json=report_body(patient_id, **fields), headers=account.headers)
     assert resp.status == 201, await resp.text()
     return await resp.json()
+
+
+async def next_frame(ws: Any, match: Any = None, timeout: float = 5.0) -> dict[str, Any]:
+    """The next JSON frame (that satisfies ``match``), waiting at most ``timeout``."""
+    import asyncio
+
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = await ws.receive_json()
+            if match is None or match(frame):
+                return frame
+
+
+async def request(ws: Any, stream: str, payload: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+    """Send one DCRF request and return the payload of its reply."""
+    import uuid
+
+    payload = {**payload, "request_id": payload.get("request_id", str(uuid.uuid4()))}
+    await ws.send_json({"stream": stream, "payload": payload})
+    frame = await next_frame(
+        ws, lambda f: f["stream"] == stream and f["payload"].get("request_id") == payload["request_id"]
+        and "event_id" not in f["payload"], timeout,
+    )
+    return frame["payload"]
+
+
+def broadcast(stream: str, action: str, **data: Any) -> Any:
+    """A predicate for the stream-wide broadcast of one change."""
+    def match(frame: dict[str, Any]) -> bool:
+        p = frame["payload"]
+        return (frame["stream"] == stream and p.get("action") == action and p.get("request_id") is None
+                and "event_id" in p and all(p["data"].get(k) == v for k, v in data.items()))
+    return match

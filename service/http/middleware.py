@@ -14,6 +14,7 @@ from typing import Awaitable, Callable
 import psycopg2
 from aiohttp import web
 
+from ..appkeys import REQUEST_ID, USER
 from ..errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
 from .responses import error_response, json_response
 
@@ -29,7 +30,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     """Give every request an id (or keep the caller's) and log one line for it."""
     incoming = request.headers.get("X-Request-ID", "")
     request_id = incoming if _SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     started = time.perf_counter()
     status = 500
     try:
@@ -42,7 +43,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         exc.headers["X-Request-ID"] = request_id
         raise
     finally:
-        user = request.get("user")
+        user = request.get(USER)
         access_log.info(
             "%s %s %s %.1fms user=%s request_id=%s",
             request.method,
@@ -98,13 +99,13 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise
         return json_response({"detail": exc.reason}, status=exc.status)
     except psycopg2.OperationalError:
-        log.exception("database unavailable, request_id=%s", request.get("request_id"))
+        log.exception("database unavailable, request_id=%s", request.get(REQUEST_ID))
         return json_response(
-            {"detail": "The database is unavailable. Try again shortly.", "request_id": request.get("request_id")},
+            {"detail": "The database is unavailable. Try again shortly.", "request_id": request.get(REQUEST_ID)},
             status=503,
         )
     except Exception:
-        log.exception("unexpected error, request_id=%s", request.get("request_id"))
+        log.exception("unexpected error, request_id=%s", request.get(REQUEST_ID))
         return json_response(
-            {"detail": "A server error occurred.", "request_id": request.get("request_id")}, status=500
+            {"detail": "A server error occurred.", "request_id": request.get(REQUEST_ID)}, status=500
         )

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDict
 
-from ..appkeys import DB, SETTINGS
+from ..appkeys import DB, SETTINGS, USER
 from ..auth.actions import authenticate
 from ..context import Context, User
 from ..errors import MethodNotAllowed, NotAuthenticated
@@ -22,9 +22,9 @@ from .responses import DETAIL_ALLOW, LIST_ALLOW, json_response, no_content
 
 async def request_user(request: web.Request) -> User | None:
     """The token's user (None without a token); cached on the request."""
-    if "user" not in request:
-        request["user"] = await authenticate(request.app[DB], request.headers.get("Authorization"))
-    return request["user"]
+    if USER not in request:
+        request[USER] = await authenticate(request.app[DB], request.headers.get("Authorization"))
+    return request[USER]
 
 
 async def context(request: web.Request, required: bool = True) -> Context:

@@ -1,0 +1,245 @@
+"""The multiplexed WebSocket at /ws/ (channelsmultiplexer + DCRF on the wire).
+
+Frames are ``{"stream": ..., "payload": {"action": ..., "request_id": ...}}``.
+Every action calls the same resource action as the HTTP route, so both paths
+validate, check permissions, write history and emit events identically.
+Bad frames get an error reply and the socket stays open (wire-protocol §10.6).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlsplit
+
+import orjson
+import psycopg2
+from aiohttp import WSMsgType, web
+
+from ..appkeys import DB, HUB, SETTINGS, USER
+from ..auth.actions import user_for_token
+from ..config import Settings
+from ..context import Context
+from ..errors import ApiError, AuthenticationFailed, MethodNotAllowed, NotFound, PermissionDenied, ValidationError
+from ..resources import REGISTRY, Resource, lookup_id
+from ..validation import REQUIRED, parse_pk
+from .frames import envelope, reply
+from .hub import ResumeTooOld
+from .session import Session
+
+log = logging.getLogger("service.realtime")
+ERROR_STREAM = "errors"
+EVENTS_STREAM = "events"
+GOING_AWAY = 1001
+
+Payload = dict[str, Any]
+WsAction = Callable[[Context, Resource, Payload, Session], Awaitable[tuple[int, Any]]]
+
+
+def origin_allowed(request: web.Request, settings: Settings) -> bool:
+    """Cross-site WebSocket hijacking guard.
+
+    Browsers always send Origin; a page of another site may open a socket
+    with a stolen token in its URL, so only this host and the configured
+    origins are accepted. Non-browser clients send no Origin.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    if "*" in settings.ws_allowed_origins or origin in settings.ws_allowed_origins:
+        return True
+    return urlsplit(origin).netloc.lower() == request.host.lower()
+
+
+def _require_pk(payload: Payload) -> Any:
+    if "pk" not in payload or payload["pk"] is None:
+        raise ValidationError({"pk": [REQUIRED]})
+    return payload["pk"]
+
+
+async def _list(ctx: Context, resource: Resource, payload: Payload, session: Session) -> tuple[int, Any]:
+    filters = {name: payload[name] for name in resource.filters if name in payload}
+    return 200, (await resource.list(ctx, filters, None)).items
+
+
+async def _retrieve(ctx: Context, resource: Resource, payload: Payload, session: Session) -> tuple[int, Any]:
+    return 200, await resource.retrieve(ctx, _require_pk(payload))
+
+
+async def _create(ctx: Context, resource: Resource, payload: Payload, session: Session) -> tuple[int, Any]:
+    assert resource.create is not None
+    return 201, await resource.create(ctx, payload.get("data"))
+
+
+def _update(partial: bool) -> WsAction:
+    async def run(ctx: Context, resource: Resource, payload: Payload, session: Session) -> tuple[int, Any]:
+        assert resource.update is not None
+        pk = _require_pk(payload)
+        return 200, await resource.update(ctx, pk, payload.get("data"), partial)
+
+    return run
+
+
+async def _delete(ctx: Context, resource: Resource, payload: Payload, session: Session) -> tuple[int, Any]:
+    assert resource.delete is not None
+    await resource.delete(ctx, _require_pk(payload))
+    return 204, None
+
+
+async def _subscribe(ctx: Context, resource: Resource, payload: Payload, session: Session) -> tuple[int, Any]:
+    pk = _require_pk(payload)
+    if payload.get("request_id") is None:
+        raise ValidationError({"request_id": [REQUIRED]})
+    obj = await resource.retrieve(ctx, pk)  # 404 for an unknown instance, as DCRF
+    session.subscribe(resource.name, obj[resource.lookup], payload["request_id"])
+    return 201, None
+
+
+async def _unsubscribe(ctx: Context, resource: Resource, payload: Payload, session: Session) -> tuple[int, Any]:
+    pk = parse_pk(_require_pk(payload))
+    if pk is None:
+        raise NotFound()
+    session.unsubscribe(resource.name, pk)
+    return 204, None
+
+
+def _detail_action(name: str) -> WsAction:
+    async def run(ctx: Context, resource: Resource, payload: Payload, session: Session) -> tuple[int, Any]:
+        return await resource.detail_actions[name](ctx, _require_pk(payload))
+
+    return run
+
+
+def actions_of(resource: Resource) -> dict[str, WsAction]:
+    table: dict[str, WsAction] = {
+        "list": _list,
+        "retrieve": _retrieve,
+        "subscribe_instance": _subscribe,
+        "unsubscribe_instance": _unsubscribe,
+    }
+    if resource.create:
+        table["create"] = _create
+    if resource.update:
+        table["update"] = _update(partial=False)
+        table["patch"] = _update(partial=True)
+    if resource.delete:
+        table["delete"] = _delete
+    for name in resource.detail_actions:
+        table[name] = _detail_action(name)
+    return table
+
+
+def bad_frame(stream: Any, message: str, request_id: Any = None, action: Any = None, status: int = 400) -> bytes:
+    shown = stream if isinstance(stream, str) else ERROR_STREAM
+    return reply(shown, action, request_id, status, errors=[message])
+
+
+async def handle_frame(ctx: Context, session: Session, text: str) -> bytes:
+    """One client frame in, one reply frame out (never raises)."""
+    try:
+        frame = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return bad_frame(None, f"Invalid frame: not JSON ({exc}).")
+    if not isinstance(frame, dict):
+        return bad_frame(None, 'Invalid frame: expected a JSON object with "stream" and "payload".')
+    stream, payload = frame.get("stream"), frame.get("payload")
+    resource = REGISTRY.get(stream) if isinstance(stream, str) else None
+    if resource is None:
+        streams = ", ".join(REGISTRY)
+        request_id = payload.get("request_id") if isinstance(payload, dict) else None
+        return bad_frame(stream, f"Unknown stream {stream!r}. Streams: {streams}.", request_id)
+    if not isinstance(payload, dict):
+        return bad_frame(stream, 'Invalid frame: "payload" must be a JSON object.')
+    request_id, action = payload.get("request_id"), payload.get("action")
+    if "action" not in payload:
+        return bad_frame(stream, "Unable to find action in message body.", request_id, status=405)
+    run = actions_of(resource).get(action) if isinstance(action, str) else None
+    try:
+        if run is None:
+            raise MethodNotAllowed(str(action))
+        status, data = await run(ctx, resource, payload, session)
+    except ApiError as error:
+        return reply(stream, action, request_id, error.status, errors=error.ws_errors())
+    except psycopg2.OperationalError:
+        log.exception("database unavailable during %s on %s", action, stream)
+        return reply(stream, action, request_id, 503, errors=["The database is unavailable. Try again shortly."])
+    except Exception:
+        log.exception("unexpected error during %s on %s", action, stream)
+        return reply(stream, action, request_id, 500, errors=["A server error occurred."])
+    return reply(stream, action, request_id, status, data=data)
+
+
+def _since(request: web.Request) -> int | None:
+    raw = request.query.get("since")
+    if raw is None or raw == "":
+        return None
+    since = parse_pk(raw)
+    if since is None or since < 0:
+        raise ValidationError({"since": ["A valid event id (a non-negative integer) is required."]})
+    return since
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    settings, hub = request.app[SETTINGS], request.app[HUB]
+    if not origin_allowed(request, settings):
+        log.warning("WebSocket refused: origin %r not allowed", request.headers.get("Origin"))
+        raise PermissionDenied("Origin not allowed.")
+    try:
+        user = await user_for_token(request.app[DB], request.query.get("token", ""))
+    except AuthenticationFailed as exc:
+        raise PermissionDenied(str(exc.detail)) from None
+    request[USER] = user
+    since = _since(request)
+    ws = web.WebSocketResponse(
+        heartbeat=settings.ws_heartbeat_seconds,
+        max_msg_size=settings.ws_max_frame_bytes,
+        compress=False,
+    )
+    if not ws.can_prepare(request).ok:
+        raise ApiError("Expected a WebSocket upgrade request.")
+    await ws.prepare(request)
+    session = Session(ws, request.transport, user, settings.ws_send_buffer_bytes)
+    ctx = Context(request.app[DB], settings, user)
+    log.info("WebSocket connected: user %s (id %d), %d open", user.username, user.id, len(hub.sessions) + 1,
+             extra={"user_id": user.id, "sessions": len(hub.sessions) + 1})
+    try:
+        try:
+            await hub.attach(session, since)
+        except ResumeTooOld:
+            session.send(envelope(EVENTS_STREAM, orjson.dumps({
+                "errors": [f"Events after {since} are no longer kept; reload and resume from a newer event_id."],
+                "data": None, "action": "resume", "response_status": 410, "request_id": None,
+            })))
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                session.send(await handle_frame(ctx, session, message.data))
+            elif message.type == WSMsgType.BINARY:
+                session.send(bad_frame(None, "Binary frames are not supported; send JSON text frames."))
+    finally:
+        hub.detach(session)
+        log.info("WebSocket disconnected: user %s (id %d), close code %s, %d open",
+                 user.username, user.id, ws.close_code, len(hub.sessions),
+                 extra={"user_id": user.id, "close_code": ws.close_code, "sessions": len(hub.sessions)})
+    return ws
+
+
+async def close_all(app: web.Application) -> None:
+    """On shutdown: close every socket with 1001 so clients reconnect elsewhere."""
+    hub = app.get(HUB)
+    if hub is None:
+        return
+    sessions = list(hub.sessions)
+    if sessions:
+        log.info("shutting down: closing %d WebSocket(s) with 1001", len(sessions))
+    for session in sessions:
+        session.closing = True
+    await asyncio.wait(
+        [asyncio.ensure_future(s.ws.close(code=GOING_AWAY, message=b"server shutting down")) for s in sessions]
+        or [asyncio.ensure_future(asyncio.sleep(0))],
+        timeout=5.0,
+    )
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/ws/", websocket)
+    app.on_shutdown.append(close_all)

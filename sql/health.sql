@@ -1,0 +1,4 @@
+-- Readiness checks.
+
+-- name: applied_migrations
+SELECT migration_id FROM _yoyo_migration;
