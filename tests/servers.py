@@ -95,9 +95,9 @@ def spawn(args: list[str], env: dict[str, str], name: str) -> Iterator[Process]:
 
 
 @contextmanager
-def server(settings: Settings, **extra_env: str) -> Iterator[Process]:
-    """``python -m service serve`` on a free port, ready when /healthz answers."""
-    port = free_port()
+def server(settings: Settings, port: int | None = None, **extra_env: str) -> Iterator[Process]:
+    """``python -m service serve`` on a (free) port, ready when /healthz answers."""
+    port = port or free_port()
     env = service_env(settings, HOST="127.0.0.1", PORT=str(port), **extra_env)
     with spawn([sys.executable, "-m", "service", "serve"], env, "server") as process:
         process.port = port
