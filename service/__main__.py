@@ -34,6 +34,24 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from .reminders.worker import run_worker
+
+    return run_worker(settings)
+
+
+def _dev(args: argparse.Namespace, settings: Settings) -> int:
+    """The server and one reminder worker, for development (scripts/run)."""
+    import subprocess
+
+    worker = subprocess.Popen([sys.executable, "-m", "service", "worker"])
+    try:
+        return _serve(args, settings)
+    finally:
+        worker.terminate()
+        worker.wait(10)
+
+
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -87,6 +105,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (default $HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default $PORT or 8000)")
     serve.set_defaults(run=_serve)
+    worker = sub.add_parser("worker", help="run the observation-due reminder worker (several may run)")
+    worker.set_defaults(run=_worker)
+    dev = sub.add_parser("dev", help="serve and run one reminder worker beside it (development)")
+    dev.add_argument("--host", help="listen address (default $HOST or 127.0.0.1)")
+    dev.add_argument("--port", type=int, help="listen port (default $PORT or 8000)")
+    dev.set_defaults(run=_dev)
     create = sub.add_parser("createuser", help="create a user")
     create.add_argument("username")
     create.add_argument("--email", default="")

@@ -17,6 +17,7 @@ from .realtime.publisher import Publisher
 # Importing the action modules registers their resources (order = API root order).
 from .patients import actions as _patients  # noqa: F401
 from .reports import actions as _reports, history as _history  # noqa: F401
+from .notifications import actions as _notifications  # noqa: F401
 
 log = logging.getLogger("service")
 

@@ -7,6 +7,7 @@ from .. import events
 from ..context import Context
 from ..errors import ValidationError, not_found_for
 from ..events import Event
+from ..reminders import reschedule
 from ..reports.actions import emit_history_rows
 from ..resources import Filters, Listing, Obj, Page, Resource, lookup_id, register, run_listing
 from ..sqlfiles import Q
@@ -72,6 +73,7 @@ async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
         row = await tx.fetchone(Q.update_patient, values)
         assert row is not None
         tx.emit(Event.of(STREAM, events.UPDATE, row))
+        await reschedule(tx, patient_id)  # a dismissed patient gets no reminder
     return serialize(row)
 
 

@@ -11,6 +11,8 @@ from ..context import Context
 from ..db import Row, Tx
 from ..errors import ValidationError, not_found_for
 from ..events import Event
+from ..notifications.actions import raise_for_report
+from ..reminders import reschedule
 from ..resources import Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, register, run_listing
 from ..sqlfiles import Q
 from ..validation import does_not_exist, validate
@@ -58,13 +60,20 @@ async def retrieve(ctx: Context, pk: Any) -> Obj:
     return serialize(row, ctx)
 
 
-async def write(ctx: Context, tx: Tx, sql: str, params: dict[str, Any]) -> Row:
-    """Run one report write; emit its events; return the report after it."""
+async def write(ctx: Context, tx: Tx, sql: str, params: dict[str, Any], moved_from: int | None = None) -> Row:
+    """Run one report write and all that follows from it, in its transaction:
+    events, the notifications its rules raise, the patient's next reminder."""
     history = await tx.fetchone(sql, params)
     if history is None:
         raise not_found_for(MODEL)
     emit_history_rows(tx, [history], ctx)
-    return report_of(history)
+    report = report_of(history)
+    if history["history_type"] != "-":
+        await raise_for_report(tx, report)
+    await reschedule(tx, report["patient"])
+    if moved_from is not None and moved_from != report["patient"]:
+        await reschedule(tx, moved_from)
+    return report
 
 
 def _unknown_patient(exc: psycopg2.errors.ForeignKeyViolation, data: Any) -> ValidationError:
@@ -94,7 +103,7 @@ async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
                 raise not_found_for(MODEL)
             values = {**current, **clean}
             check_consistency(values)
-            report = await write(ctx, tx, Q.update_report, {**values, "actor": actor.id})
+            report = await write(ctx, tx, Q.update_report, {**values, "actor": actor.id}, current["patient"])
     except psycopg2.errors.ForeignKeyViolation as exc:
         raise _unknown_patient(exc, data) from None
     return serialize(report, ctx)

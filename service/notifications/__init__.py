@@ -1,0 +1,1 @@
+"""Clinical notifications: rules run on every saved report, stored and pushed."""

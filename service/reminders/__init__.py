@@ -1,0 +1,10 @@
+"""Observation-due reminders: scheduled with every report, fired by the worker."""
+from __future__ import annotations
+
+from ..db import Tx
+from ..sqlfiles import Q
+
+
+async def reschedule(tx: Tx, patient_id: int) -> None:
+    """Move the patient's reminder to their latest report's due time (same transaction)."""
+    await tx.fetchall(Q.schedule_reminder, {"patient": patient_id})

@@ -1,0 +1,54 @@
+-- Notifications: what a report raised, and observation-due reminders.
+
+-- name: list_notifications
+SELECT id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by
+  FROM notifications
+ WHERE (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+   AND (%(acknowledged)s::boolean IS NULL OR (acknowledged_at IS NOT NULL) = %(acknowledged)s::boolean)
+ ORDER BY created_at DESC, id DESC
+ LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: count_notifications
+SELECT count(*) AS count
+  FROM notifications
+ WHERE (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+   AND (%(acknowledged)s::boolean IS NULL OR (acknowledged_at IS NOT NULL) = %(acknowledged)s::boolean);
+
+-- name: get_notification
+SELECT id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by
+  FROM notifications
+ WHERE id = %(id)s;
+
+-- name: acknowledge_notification
+-- Idempotent: a second acknowledgement keeps the first one's who and when.
+UPDATE notifications
+   SET acknowledged_at = now(), acknowledged_by = %(actor)s
+ WHERE id = %(id)s AND acknowledged_at IS NULL
+RETURNING id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by;
+
+-- name: insert_notifications
+-- Several at once; an open notification of the same type for the same
+-- report is not raised twice (notifications_open_per_report_idx).
+INSERT INTO notifications (type, severity, patient, report, message)
+SELECT n.type, n.severity, n.patient, n.report, n.message
+  FROM unnest(%(types)s::text[], %(severities)s::text[], %(patients)s::bigint[],
+              %(reports)s::bigint[], %(messages)s::text[])
+       WITH ORDINALITY AS n (type, severity, patient, report, message, ord)
+ ORDER BY n.ord
+    ON CONFLICT (report, type) WHERE acknowledged_at IS NULL AND report IS NOT NULL DO NOTHING
+RETURNING id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by;
+
+-- name: rule_context
+-- What the rules need of the patient's reports before this one.
+SELECT
+    (SELECT e.hematocrit FROM reports e
+      WHERE e.patient = %(patient)s AND e.id <> %(id)s AND e.hematocrit IS NOT NULL
+        AND (e.time, e.id) < (%(time)s, %(id)s)
+      ORDER BY e.time, e.id LIMIT 1) AS first_hematocrit,
+    (SELECT e.status FROM reports e
+      WHERE e.patient = %(patient)s AND e.id <> %(id)s AND (e.time, e.id) < (%(time)s, %(id)s)
+      ORDER BY e.time DESC, e.id DESC LIMIT 1) AS previous_status,
+    (SELECT e.weight FROM reports e
+      WHERE e.patient = %(patient)s AND e.id <> %(id)s AND e.weight IS NOT NULL
+        AND (e.time, e.id) < (%(time)s, %(id)s)
+      ORDER BY e.time DESC, e.id DESC LIMIT 1) AS previous_weight;
