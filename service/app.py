@@ -53,6 +53,15 @@ async def realtime(app: web.Application) -> AsyncIterator[None]:
     await hub.stop()
 
 
+async def gunicorn_app() -> web.Application:
+    """The entry point of aiohttp's gunicorn worker (see gunicorn_conf.py)."""
+    from . import logs
+
+    settings = load_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings)
+
+
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or load_settings()
     app = web.Application(
