@@ -205,6 +205,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     try:
         try:
             await hub.attach(session, since)
+        except (psycopg2.Error, OSError):
+            log.exception("cannot attach WebSocket of user %s: database unavailable", user.username)
+            await ws.close(code=1011, message=b"database unavailable, reconnect later")
+            return ws
         except ResumeTooOld:
             session.send(envelope(EVENTS_STREAM, orjson.dumps({
                 "errors": [f"Events after {since} are no longer kept; reload and resume from a newer event_id."],
