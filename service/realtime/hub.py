@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 from ..db import Database
 from ..events import Event
 from ..sqlfiles import Q
+from ..tasks import cancel_all
 from .frames import envelope, ws_text_frame
 from .session import Session
 
@@ -60,9 +61,7 @@ class Hub:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_all(self._tasks)
 
     # -- input -------------------------------------------------------------
 

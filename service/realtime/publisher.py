@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from ..events import Event
+from ..tasks import cancel_all
 
 log = logging.getLogger("service.realtime.publisher")
 MAX_BACKLOG = 10_000
@@ -40,7 +41,7 @@ class Publisher:
             except asyncio.TimeoutError:
                 log.warning("shutdown with %d event batches unpublished; other processes "
                             "will read them from the events table", self._queue.qsize())
-            self._task.cancel()
+            await cancel_all([self._task])
         await self._redis.aclose()
 
     def submit(self, events: Sequence[Event]) -> None:
