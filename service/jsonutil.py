@@ -34,7 +34,7 @@ def dumps_str(value: Any) -> str:
 
 
 def _refuse_constant(name: str) -> Any:
-    raise ValueError("Out of range float values are not JSON compliant")
+    raise ValueError(f"Out of range float values are not JSON compliant: {name!r}")
 
 
 def loads(data: bytes | str) -> Any:

@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from .context import Context
 from .errors import NotFound, ValidationError, not_found_for
-from .validation import in_bigint, parse_pk
+from .validation import BIGINT_MAX, in_bigint, parse_pk
 
 Obj = dict[str, Any]
 Filters = Mapping[str, Any]
@@ -78,8 +78,13 @@ def id_filter(filters: Filters, name: str) -> int | None:
 
 
 def window(page: Page | None) -> dict[str, int | None]:
-    """LIMIT/OFFSET parameters of a list query (NULL limit = all rows)."""
-    return {"limit": None, "offset": 0} if page is None else {"limit": page.limit, "offset": page.offset}
+    """LIMIT/OFFSET parameters of a list query (NULL limit = all rows).
+
+    Capped at a bigint, the most PostgreSQL takes; no table holds more rows.
+    """
+    if page is None:
+        return {"limit": None, "offset": 0}
+    return {"limit": min(page.limit, BIGINT_MAX), "offset": min(page.offset, BIGINT_MAX)}
 
 
 REGISTRY: dict[str, Resource] = {}

@@ -108,6 +108,8 @@ def validate(
 
 
 def clean_value(field: Field, value: Any, tz: ZoneInfo) -> Any:
+    if value == "" and field.kind == Kind.FK:
+        value = None  # DRF's related fields read "" (an empty form field) as null
     if value is None:
         if field.nullable:
             return None
@@ -208,7 +210,8 @@ def _clean_choice(field: Field, value: Any, tz: ZoneInfo) -> str:
         return ""
     if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value) in field.choices:
         return str(value)
-    shown = value if isinstance(value, str) else str(value)
+    # Echoed back: a lone surrogate (JSON "\ud800") is shown escaped, as UTF-8 cannot carry it.
+    shown = str(value).encode("utf-8", "backslashreplace").decode("utf-8")
     raise FieldError(f'"{shown}" is not a valid choice.')
 
 
@@ -287,7 +290,8 @@ def does_not_exist(value: Any) -> str:
 def parse_pk(value: Any) -> int | None:
     """An integer primary key from JSON or a URL, or None if it is not one.
 
-    Ids beyond a bigint are returned as they are: they match no row.
+    Ids beyond a bigint are returned as they are: they match no row. Digit
+    strings are capped below Python's int() limit (4300 digits).
     """
     if isinstance(value, bool):
         return None
@@ -297,7 +301,7 @@ def parse_pk(value: Any) -> int | None:
         return int(value)
     if isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"[+-]?\d{1,30}", text):
+        if re.fullmatch(r"[+-]?\d{1,4000}", text):
             return int(text)
     return None
 

@@ -1,7 +1,25 @@
 """Small helpers shared by tests."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+
+# A report's wire fields, in order (the derived ones follow them).
+REPORT_FIELDS = [
+    "id", "patient", "time", "day_of_fever", "fever", "pulse", "respirations", "bp_systolic", "bp_diastolic",
+    "diet", "oral_fluids", "parenteral_fluids", "other_fluids", "intake_8h",
+    "urine_output", "uf", "emesis", "drainage", "output_8h",
+    "pain_score", "abdominal_circumference", "stools", "urine_count", "weight", "height",
+    "o2_saturation", "hematocrit", "platelet_count", "wbc_count",
+    "status", "monitoring_interval", "warning_signs", "additional_info", "medical_advice",
+    "created_by", "created_at", "updated_at",
+]
+
+
+def moment(text: str) -> dt.datetime:
+    """A returned ISO 8601 timestamp, for comparing times (not strings)."""
+    return dt.datetime.fromisoformat(text)
+
 
 PATIENT = {"first_name": "Cy", "last_name": "Ng", "admission_date": "2024-05-03T10:00:00Z"}
 

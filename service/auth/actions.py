@@ -124,12 +124,21 @@ async def update_details(ctx: Context, data: Any, partial: bool) -> dict[str, An
     user = ctx.require_user()
     clean = validate(DETAIL_FIELDS, data, partial=partial, tz=ctx.settings.tz)
     merged = {**details(user), **clean, "id": user.id}
+    row = await _write_user(ctx.db, Q.update_user_details, merged)
+    return details(User.from_row(row))
+
+
+async def _write_user(db: Database, sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run a user INSERT/UPDATE; the database's username rules become field errors."""
     try:
-        row = await ctx.db.fetchone(Q.update_user_details, merged)
+        row = await db.fetchone(sql, params)
     except psycopg2.errors.UniqueViolation:
         raise ValidationError({"username": [USERNAME_TAKEN]}) from None
+    except psycopg2.errors.CheckViolation:
+        # Python's \w takes a few Unicode digits (², ½) that the CHECK refuses.
+        raise ValidationError({"username": [USERNAME_MESSAGE]}) from None
     assert row is not None
-    return details(User.from_row(row))
+    return row
 
 
 async def create_user(
@@ -150,12 +159,7 @@ async def create_user(
         "is_staff": staff or superuser,
         "is_superuser": superuser,
     }
-    try:
-        row = await db.fetchone(Q.insert_user, params)
-    except psycopg2.errors.UniqueViolation:
-        raise ValidationError({"username": [USERNAME_TAKEN]}) from None
-    assert row is not None
-    return User.from_row(row)
+    return User.from_row(await _write_user(db, Q.insert_user, params))
 
 
 async def change_password(db: Database, username: str, password: str) -> None:

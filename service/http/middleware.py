@@ -75,7 +75,7 @@ async def append_slash(request: web.Request, handler: Handler) -> web.StreamResp
         slashed = request.path + "/"
         resolved = await request.app.router.resolve(request.clone(rel_url=request.rel_url.with_path(slashed)))
         if resolved.http_exception is None:
-            location = str(request.rel_url.with_path(slashed))
+            location = str(request.rel_url.with_path(slashed, keep_query=True))
             if request.method in ("GET", "HEAD"):
                 raise web.HTTPMovedPermanently(location)
             raise web.HTTPPermanentRedirect(location)
@@ -88,8 +88,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except ApiError as error:
         return error_response(error)
-    except web.HTTPRequestEntityTooLarge as exc:
-        return error_response(PayloadTooLarge(f"Request body exceeds the limit of {exc.max_size} bytes."))
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.client_max_size
+        return error_response(PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes."))
     except web.HTTPMethodNotAllowed as exc:
         return error_response(MethodNotAllowed(request.method, ", ".join(sorted(exc.allowed_methods))))
     except web.HTTPNotFound:

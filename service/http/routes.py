@@ -48,12 +48,18 @@ def _positive_int(raw: str | None, strict: bool) -> int | None:
     return value
 
 
+def query_params(request: web.Request) -> dict[str, str]:
+    """The query as Django's QueryDict reads it: a repeated key's last value wins."""
+    return dict(request.query.items())
+
+
 def page_of(request: web.Request) -> Page | None:
     """LimitOffsetPagination: ``?limit=`` switches it on; bad values as DRF."""
-    limit = _positive_int(request.query.get("limit"), strict=True)
+    query = query_params(request)
+    limit = _positive_int(query.get("limit"), strict=True)
     if limit is None:
         return None
-    return Page(limit=limit, offset=_positive_int(request.query.get("offset"), strict=False) or 0)
+    return Page(limit=limit, offset=_positive_int(query.get("offset"), strict=False) or 0)
 
 
 def _url_with(request: web.Request, **params: int | None) -> str:
@@ -97,7 +103,7 @@ def list_handler(resource: Resource) -> Handler:
         ctx = await context(request)
         if request.method in ("GET", "HEAD"):
             page = page_of(request)
-            listing = await resource.list(ctx, request.query, page)
+            listing = await resource.list(ctx, query_params(request), page)
             return json_response(listing.items if page is None else paginated(request, listing, page))
         if request.method == "POST" and resource.create:
             return json_response(await resource.create(ctx, await read_data(request)), status=201)
@@ -143,12 +149,22 @@ def detail_action_handler(resource: Resource, name: str) -> Handler:
     return handler
 
 
+# The old API root's keys, in its order; resources it never had follow them.
+# (Registration order alone follows the import graph, not this.)
+ROOT_ORDER = ("patients", "reports", "history")
+
+
+def _root_rank(name: str) -> int:
+    return ROOT_ORDER.index(name) if name in ROOT_ORDER else len(ROOT_ORDER)
+
+
 async def api_root(request: web.Request) -> web.StreamResponse:
     await context(request)
     if request.method not in ("GET", "HEAD"):
         raise not_allowed(request, "GET, HEAD, OPTIONS")
     base = request.url.with_query(None)
-    return json_response({name: str(base.with_path(f"/api/{name}/")) for name in REGISTRY})
+    names = sorted(REGISTRY, key=_root_rank)
+    return json_response({name: str(base.with_path(f"/api/{name}/")) for name in names})
 
 
 def setup(app: web.Application) -> None:

@@ -63,12 +63,11 @@ async def create(ctx: Context, data: Any) -> Obj:
 async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
     ctx.require_user()
     patient_id = lookup_id(pk, MODEL)
-    clean = validate(FIELDS, data, partial=partial, tz=ctx.settings.tz)
     async with ctx.db.transaction() as tx:
         current = await tx.fetchone(Q.lock_patient, {"id": patient_id})
-        if current is None:
+        if current is None:  # before validating, as DRF looks the object up first
             raise not_found_for(MODEL)
-        values = {**current, **clean}
+        values = {**current, **validate(FIELDS, data, partial=partial, tz=ctx.settings.tz)}
         check_dates(values)
         row = await tx.fetchone(Q.update_patient, values)
         assert row is not None

@@ -95,13 +95,12 @@ async def create(ctx: Context, data: Any) -> Obj:
 async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
     actor = ctx.require_user()
     report_id = lookup_id(pk, MODEL)
-    clean = validate(FIELDS, data, partial=partial, tz=ctx.settings.tz)
     try:
         async with ctx.db.transaction() as tx:
             current = await tx.fetchone(Q.lock_report, {"id": report_id})
-            if current is None:
+            if current is None:  # before validating, as DRF looks the object up first
                 raise not_found_for(MODEL)
-            values = {**current, **clean}
+            values = {**current, **validate(FIELDS, data, partial=partial, tz=ctx.settings.tz)}
             check_consistency(values)
             report = await write(ctx, tx, Q.update_report, {**values, "actor": actor.id}, current["patient"])
     except psycopg2.errors.ForeignKeyViolation as exc:

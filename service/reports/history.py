@@ -39,15 +39,14 @@ async def retrieve(ctx: Context, pk: Any) -> Obj:
 async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
     ctx.require_user()
     history_id = lookup_id(pk, MODEL)
-    clean = validate(FIELDS, data, partial=True, tz=ctx.settings.tz)
     async with ctx.db.transaction() as tx:
+        row = await tx.fetchone(Q.get_history, {"history_id": history_id})
+        if row is None:  # before validating, as DRF looks the object up first
+            raise not_found_for(MODEL)
+        clean = validate(FIELDS, data, partial=True, tz=ctx.settings.tz)
         if "history_change_reason" in clean:
             row = await tx.fetchone(Q.set_history_reason, {"history_id": history_id, **clean})
-        else:
-            row = await tx.fetchone(Q.get_history, {"history_id": history_id})
-        if row is None:
-            raise not_found_for(MODEL)
-        if "history_change_reason" in clean:
+            assert row is not None
             tx.emit(Event.of(HISTORY_STREAM, events.UPDATE, row, pk_key="history_id"))
     return row
 
