@@ -7,6 +7,7 @@ handed to the publisher only after COMMIT has succeeded.
 from __future__ import annotations
 
 import logging
+import weakref
 from types import TracebackType
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -14,7 +15,7 @@ import aiopg
 import psycopg2
 
 from .events import Event
-from .sqlfiles import Q
+from .sqlfiles import Q, Query
 
 log = logging.getLogger("service.db")
 
@@ -41,6 +42,24 @@ async def create_pool(dsn: str, minsize: int, maxsize: int, name: str = "dengue-
     )
 
 
+# Names of the queries prepared on each connection (server-side prepared
+# statements live as long as the connection).
+_prepared: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
+
+
+async def run(cur: Any, sql: str, params: Params, prefix: str = "") -> None:
+    """Execute a query; a named single-statement query is prepared once per
+    connection and then only EXECUTEd, so PostgreSQL does not parse and
+    plan it again on every request."""
+    if isinstance(sql, Query) and sql.prepare is not None:
+        done = _prepared.setdefault(cur.connection, set())
+        if sql.name not in done:
+            await cur.execute(sql.prepare)
+            done.add(sql.name)
+        sql = sql.execute
+    await cur.execute(prefix + sql, params)
+
+
 def rows_of(cur: Any, rows: Iterable[Sequence[Any]]) -> list[Row]:
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in rows]
@@ -56,18 +75,18 @@ class Database:
 
     async def fetchone(self, sql: str, params: Params = None) -> Row | None:
         async with self.pool.acquire() as conn, conn.cursor() as cur:
-            await cur.execute(sql, params)
+            await run(cur, sql, params)
             row = await cur.fetchone()
             return None if row is None else rows_of(cur, [row])[0]
 
     async def fetchall(self, sql: str, params: Params = None) -> list[Row]:
         async with self.pool.acquire() as conn, conn.cursor() as cur:
-            await cur.execute(sql, params)
+            await run(cur, sql, params)
             return rows_of(cur, await cur.fetchall())
 
     async def execute(self, sql: str, params: Params = None) -> int:
         async with self.pool.acquire() as conn, conn.cursor() as cur:
-            await cur.execute(sql, params)
+            await run(cur, sql, params)
             return cur.rowcount
 
     def transaction(self) -> "Tx":
@@ -116,10 +135,9 @@ class Tx:
             self.db.after_commit(self.events)
 
     async def _run(self, sql: str, params: Params) -> None:
-        if not self._begun:
-            sql = "BEGIN;\n" + sql
-            self._begun = True
-        await self._cur.execute(sql, params)
+        prefix = "" if self._begun else "BEGIN;\n"
+        self._begun = True  # from here on, a failure must roll back
+        await run(self._cur, sql, params, prefix)
 
     async def fetchone(self, sql: str, params: Params = None) -> Row | None:
         await self._run(sql, params)

@@ -14,13 +14,41 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 
+_PARAM = re.compile(r"%\((\w+)\)s")
+
+
+class Query(str):
+    """A named query: its text (for psycopg2), and when it is one statement,
+    the PREPARE/EXECUTE pair that lets each connection plan it only once."""
+
+    name: str
+    prepare: str | None  # PREPARE dq_<name> AS <text with $1..$n>
+    execute: str  # EXECUTE dq_<name>(%(a)s, ...), or the text itself
+
+    def __new__(cls, name: str, text: str) -> "Query":
+        query = super().__new__(cls, text)
+        query.name = name
+        order: list[str] = []
+        for param in _PARAM.findall(text):
+            if param not in order:
+                order.append(param)
+        body = _PARAM.sub(lambda m: f"${order.index(m.group(1)) + 1}", text).replace("%%", "%")
+        if ";" in body.rstrip().rstrip(";"):  # several statements cannot be prepared
+            query.prepare, query.execute = None, text
+        else:
+            args = ", ".join(f"%({p})s" for p in order)
+            query.prepare = f"PREPARE dq_{name} AS {body.rstrip().rstrip(';')}"
+            query.execute = f"EXECUTE dq_{name}({args})" if order else f"EXECUTE dq_{name}"
+        return query
+
+
 class Queries:
     """Attribute access to every named query: ``Q.get_patient``."""
 
     def __init__(self, queries: dict[str, str]) -> None:
-        self._queries = queries
+        self._queries = {name: Query(name, text) for name, text in queries.items()}
 
-    def __getattr__(self, name: str) -> str:
+    def __getattr__(self, name: str) -> Query:
         try:
             return self._queries[name]
         except KeyError:

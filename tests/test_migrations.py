@@ -8,7 +8,10 @@ import pytest
 
 from .conftest import _database_url, admin_execute, yoyo
 
-APP_TABLES = {"users", "auth_tokens", "patients", "reports", "report_history", "events", "event_horizon"}
+APP_TABLES = {
+    "users", "auth_tokens", "patients", "reports", "report_history", "events", "event_horizon",
+    "notifications", "reminders",
+}
 
 
 def _tables(url: str) -> set[str]:

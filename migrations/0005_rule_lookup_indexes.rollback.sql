@@ -1,0 +1,2 @@
+DROP INDEX reports_patient_weight_idx;
+DROP INDEX reports_patient_hematocrit_idx;

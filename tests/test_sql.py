@@ -1,0 +1,37 @@
+"""The named queries in sql/: each one PostgreSQL can prepare, as service.db does."""
+from __future__ import annotations
+
+import pytest
+
+from service.sqlfiles import Q, Query
+
+NAMES = Q.names()
+
+
+def test_queries_are_loaded() -> None:
+    assert {"insert_report", "list_patients", "claim_due_reminders"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_single_statement_query_prepares(sql, name: str) -> None:
+    query = getattr(Q, name)
+    if query.prepare is None:
+        assert query.execute == query  # run as it is
+        return
+    sql(query.prepare)
+    try:
+        described = sql("SELECT parameter_types FROM pg_prepared_statements WHERE name = %s", (f"dq_{name}",))
+        assert len(described) == 1
+    finally:
+        sql(f"DEALLOCATE dq_{name}")
+
+
+def test_parameters_are_numbered_in_first_use_order() -> None:
+    query = Query("demo", "SELECT %(b)s::int + %(a)s::int + %(b)s::int WHERE 'x' LIKE 'x%%';")
+    assert query.prepare == "PREPARE dq_demo AS SELECT $1::int + $2::int + $1::int WHERE 'x' LIKE 'x%'"
+    assert query.execute == "EXECUTE dq_demo(%(b)s, %(a)s)"
+
+
+def test_several_statements_are_not_prepared() -> None:
+    query = Query("two", "SELECT 1; SELECT 2;")
+    assert query.prepare is None and query.execute == "SELECT 1; SELECT 2;"
