@@ -1,0 +1,679 @@
+"""The deployment files: local.yml, production.yml, compose/, .envs/.
+
+Docker cannot run here, so these tests read the files the way docker compose
+and docker build would and check that everything they point at exists and
+fits together. The shell scripts are checked with ``bash -n`` and, whenever
+``shellcheck`` is on PATH, with ``shellcheck -x`` too (without it only
+``bash -n`` runs: ``apt-get install -y shellcheck`` adds it). The entrypoint
+and both start scripts are also run for real on the host, against the local
+PostgreSQL, with stand-ins for gunicorn and watchfiles.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import psycopg2
+import pytest
+import yaml
+from psycopg2.extensions import parse_dsn
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = ROOT / "compose"
+LOCAL_START = COMPOSE / "local" / "service" / "start"
+PROD_ENTRYPOINT = COMPOSE / "production" / "service" / "entrypoint"
+PROD_START = COMPOSE / "production" / "service" / "start"
+SITECUSTOMIZE = COMPOSE / "production" / "service" / "sitecustomize.py"
+MAINTENANCE = COMPOSE / "production" / "postgres" / "maintenance"
+NGINX_CONF = COMPOSE / "production" / "nginx" / "default.conf"
+TEMPLATE = ROOT / ".envs" / ".production.template"
+ADMIN_URL = os.environ.get("TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+AVAILABLE = "PostgreSQL is available"
+
+SCRIPTS = [
+    LOCAL_START,
+    PROD_ENTRYPOINT,
+    PROD_START,
+    MAINTENANCE / "backup",
+    MAINTENANCE / "backups",
+    MAINTENANCE / "restore",
+    MAINTENANCE / "_sourced" / "constants.sh",
+    MAINTENANCE / "_sourced" / "messages.sh",
+    MAINTENANCE / "_sourced" / "guards.sh",
+]
+GUNICORN_KEYS = {"GUNICORN_WORKERS", "GUNICORN_BIND", "GUNICORN_TIMEOUT", "GUNICORN_GRACEFUL_TIMEOUT",
+                 "GUNICORN_KEEPALIVE"}
+POSTGRES_KEYS = {"POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"}
+
+
+# --- reading the files --------------------------------------------------------
+
+def load(name: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+def env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, sep, value = line.partition("=")
+            assert sep, f"{path}: not KEY=VALUE: {line!r}"
+            values[key] = value
+    return values
+
+
+def repo_env_path(compose_path: str) -> Path:
+    """An env_file of a compose file, as a file of the repository: the
+    git-ignored .envs/.production/X is represented by the template's X."""
+    path = Path(compose_path)
+    if path.parts[:2] == (".envs", ".production"):
+        path = Path(".envs", ".production.template", *path.parts[2:])
+    return ROOT / path
+
+
+def dockerfile_lines(path: Path) -> list[str]:
+    """Instructions with continuation lines joined, comments dropped."""
+    lines, current = [], ""
+    for raw in path.read_text().splitlines():
+        if raw.lstrip().startswith("#") and not current:
+            continue
+        current += raw.rstrip("\\").strip() + " " if raw.rstrip().endswith("\\") else raw.strip()
+        if not raw.rstrip().endswith("\\"):
+            if current:
+                lines.append(current)
+            current = ""
+    return lines
+
+
+def copies(path: Path) -> list[tuple[list[str], str]]:
+    """(sources, destination) of every COPY from the build context."""
+    found = []
+    for line in dockerfile_lines(path):
+        words = line.split()
+        if words[0].upper() != "COPY" or any(w.startswith("--from=") for w in words):
+            continue
+        args = [w for w in words[1:] if not w.startswith("--")]
+        found.append((args[:-1], args[-1]))
+    return found
+
+
+def build_of(service: dict[str, Any]) -> tuple[Path, Path]:
+    context = ROOT / service["build"]["context"]
+    return context, context / service["build"]["dockerfile"]
+
+
+def seconds(duration: str) -> float:
+    match = re.fullmatch(r"(\d+)(ms|s|m)", duration)
+    assert match, duration
+    return int(match[1]) * {"ms": 0.001, "s": 1, "m": 60}[match[2]]
+
+
+def settings_keys() -> set[str]:
+    """Every environment variable service/config.py reads."""
+    text = (ROOT / "service" / "config.py").read_text()
+    return set(re.findall(r"env(?:\.get\(|, )\"([A-Z][A-Z0-9_]+)\"", text))
+
+
+def nginx_blocks(text: str, head: str) -> list[str]:
+    """The bodies of the blocks opened by ``head {`` (e.g. 'server', 'location /ws/')."""
+    bodies = []
+    for match in re.finditer(re.escape(head) + r"\s*\{", text):
+        depth, i = 1, match.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        bodies.append(text[match.end():i - 1])
+    return bodies
+
+
+@pytest.fixture(scope="module")
+def local() -> dict[str, Any]:
+    return load("local.yml")
+
+
+@pytest.fixture(scope="module")
+def production() -> dict[str, Any]:
+    return load("production.yml")
+
+
+# --- compose files ------------------------------------------------------------
+
+def test_services_of_each_file(local: dict[str, Any], production: dict[str, Any]) -> None:
+    assert set(local["services"]) == {"postgres", "redis", "service", "worker"}
+    assert set(production["services"]) == {"postgres", "redis", "service", "worker", "nginx"}
+
+
+@pytest.mark.parametrize("name", ["local.yml", "production.yml"])
+def test_builds_point_at_existing_dockerfiles(name: str) -> None:
+    services = load(name)["services"]
+    expected = {
+        "service": f"compose/{name.split('.')[0]}/service/Dockerfile",
+        "worker": f"compose/{name.split('.')[0]}/service/Dockerfile",
+        "postgres": "compose/production/postgres/Dockerfile",
+    }
+    if name == "production.yml":
+        expected["nginx"] = "compose/production/nginx/Dockerfile"
+    for service, dockerfile in expected.items():
+        context, path = build_of(services[service])
+        assert context == ROOT, service
+        assert path.resolve() == (ROOT / dockerfile).resolve(), service
+        assert path.is_file(), path
+    assert services["redis"]["image"] == "docker.io/redis:7"
+    assert "build" not in services["redis"]
+
+
+@pytest.mark.parametrize("dockerfile", sorted(str(p.relative_to(ROOT)) for p in COMPOSE.rglob("Dockerfile")))
+def test_dockerfile_copies_existing_files(dockerfile: str) -> None:
+    found = copies(ROOT / dockerfile)
+    assert found, f"{dockerfile} copies nothing"
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    for sources, _ in found:
+        for source in sources:
+            assert (ROOT / source).exists(), f"{dockerfile}: COPY {source}: no such file"
+            parts = Path(source).parts  # "./compose/x" -> ("compose", "x"); "." -> ()
+            assert not parts or parts[0] not in ignored, f"{dockerfile}: COPY {source}: excluded by .dockerignore"
+
+
+def test_dockerfiles_count() -> None:
+    assert {str(p.relative_to(COMPOSE)) for p in COMPOSE.rglob("Dockerfile")} == {
+        "local/service/Dockerfile",
+        "production/service/Dockerfile",
+        "production/postgres/Dockerfile",
+        "production/nginx/Dockerfile",
+    }
+
+
+@pytest.mark.parametrize("kind, requirements", [("local", "local.txt"), ("production", "production.txt")])
+def test_service_images(kind: str, requirements: str) -> None:
+    path = COMPOSE / kind / "service" / "Dockerfile"
+    lines = dockerfile_lines(path)
+    text = "\n".join(lines)
+    assert "ARG PYTHON_VERSION=3.11-slim-bookworm" in lines
+    assert all(line.split()[1] == "docker.io/python:${PYTHON_VERSION}"
+               for line in lines if line.startswith("FROM")), text
+    assert f"/requirements/{requirements}" in text
+    assert (ROOT / "requirements" / requirements).is_file()
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users == ["dengue"], "the image must end with USER dengue"
+    assert lines.index("USER dengue") > max(i for i, line in enumerate(lines) if line.startswith(("RUN", "COPY")))
+    useradd = re.search(r"useradd [^\n]*\bdengue\b", text)
+    assert useradd and "--create-home" in useradd[0]  # gunicorn's control socket lives in ~/.gunicorn
+    destinations = {dest: sources for sources, dest in copies(path)}
+    assert destinations["/start"] == [f"./compose/{kind}/service/start"]
+    assert destinations["/tmp/sitecustomize.py"] == ["./compose/production/service/sitecustomize.py"]
+    assert 'sysconfig.get_path("purelib")' in text  # installed as site-packages/sitecustomize.py
+    assert 'CMD ["/start"]' in lines
+    if kind == "production":
+        assert destinations["/entrypoint"] == ["./compose/production/service/entrypoint"]
+        assert 'ENTRYPOINT ["/entrypoint"]' in lines
+        assert "--from=python-build-stage" in text
+
+
+def test_nginx_and_postgres_images() -> None:
+    nginx = dockerfile_lines(COMPOSE / "production" / "nginx" / "Dockerfile")
+    assert nginx[0].startswith("FROM docker.io/nginx:")
+    assert {dest: src for src, dest in copies(COMPOSE / "production" / "nginx" / "Dockerfile")} == {
+        "/etc/nginx/conf.d/default.conf": ["./compose/production/nginx/default.conf"]}
+    postgres = COMPOSE / "production" / "postgres" / "Dockerfile"
+    assert dockerfile_lines(postgres)[0] == "FROM docker.io/postgres:15-bookworm"
+    assert copies(postgres) == [(["./compose/production/postgres/maintenance"], "/usr/local/bin/maintenance")]
+    run = " ".join(dockerfile_lines(postgres))
+    for script in ("backup", "backups", "restore"):
+        assert f"/usr/local/bin/maintenance/{script}" in run
+    assert "mv /usr/local/bin/maintenance/* /usr/local/bin" in run
+
+
+def test_dockerignore_keeps_secrets_and_environments_out() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".envs", ".venv", "**/__pycache__", "**/node_modules"} <= ignored
+    # what the images need is not ignored
+    assert not ignored & {"service", "sql", "migrations", "yoyo.ini", "requirements", "compose"}
+
+
+@pytest.mark.parametrize("name, kind", [("local.yml", "local"), ("production.yml", "production")])
+def test_commands_and_entrypoints(name: str, kind: str) -> None:
+    services = load(name)["services"]
+    assert services["service"]["command"] == "/start"
+    assert services["worker"]["command"] == "python -m service worker"
+    assert "entrypoint" not in services["service"] and "entrypoint" not in services["worker"]
+    # /start in the image is the start script of this kind
+    _, dockerfile = build_of(services["service"])
+    assert {dest: src for src, dest in copies(dockerfile)}["/start"] == [f"./compose/{kind}/service/start"]
+    assert services["worker"]["build"] == services["service"]["build"]
+
+
+@pytest.mark.parametrize("name, kind", [("local.yml", "local"), ("production.yml", "production")])
+def test_env_files_exist_and_service_reads_postgres_settings(name: str, kind: str) -> None:
+    services = load(name)["services"]
+    for service in ("service", "worker"):
+        assert services[service]["env_file"] == [f"./.envs/.{kind}/.service", f"./.envs/.{kind}/.postgres"]
+    assert services["postgres"]["env_file"] == [f"./.envs/.{kind}/.postgres"]
+    for service in services.values():
+        for path in service.get("env_file", []):
+            assert repo_env_path(path).is_file(), path
+
+
+def test_production_envs_are_git_ignored_and_the_template_is_not() -> None:
+    for path in (".envs/.production/.service", ".envs/.production/.postgres"):
+        ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, check=False)
+        assert ignored.returncode == 0, f"{path} must be git-ignored"
+    for path in (".envs/.production.template/.service", ".envs/.production.template/.postgres",
+                 ".envs/.local/.service", ".envs/.local/.postgres"):
+        result = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, check=False)
+        assert result.returncode == 1, f"{path} must be committed"
+
+
+def test_template_has_every_key_production_needs() -> None:
+    postgres = env_file(TEMPLATE / ".postgres")
+    service = env_file(TEMPLATE / ".service")
+    assert set(postgres) == POSTGRES_KEYS
+    assert postgres["POSTGRES_HOST"] == "postgres" and postgres["POSTGRES_PORT"] == "5432"
+    assert postgres["POSTGRES_USER"] != "postgres"  # the maintenance scripts refuse it
+    assert "CHANGE_ME" in postgres["POSTGRES_PASSWORD"]  # the entrypoint refuses it
+    assert service["REDIS_URL"] == "redis://redis:6379/0"
+    assert service["LOG_FORMAT"] == "json"
+    assert GUNICORN_KEYS <= set(service)
+    assert service["GUNICORN_BIND"] == "0.0.0.0:8000"
+    assert {"WS_ALLOWED_ORIGINS", "CLINICAL_TIMEZONE", "DB_POOL_MAX", "LOG_LEVEL"} <= set(service)
+
+
+def test_local_env_files() -> None:
+    postgres = env_file(ROOT / ".envs" / ".local" / ".postgres")
+    service = env_file(ROOT / ".envs" / ".local" / ".service")
+    assert set(postgres) == POSTGRES_KEYS
+    assert postgres["POSTGRES_USER"] != "postgres"
+    assert service["REDIS_URL"] == "redis://redis:6379/0"
+    admin = parse_dsn(service["TEST_ADMIN_DATABASE_URL"])
+    assert (admin["user"], admin["password"], admin["host"], admin["port"]) == (
+        postgres["POSTGRES_USER"], postgres["POSTGRES_PASSWORD"], postgres["POSTGRES_HOST"], postgres["POSTGRES_PORT"])
+
+
+@pytest.mark.parametrize("path", [TEMPLATE / ".service", TEMPLATE / ".postgres",
+                                  ROOT / ".envs" / ".local" / ".service", ROOT / ".envs" / ".local" / ".postgres"])
+def test_env_files_only_hold_known_variables(path: Path) -> None:
+    known = settings_keys() | GUNICORN_KEYS | POSTGRES_KEYS | {"TEST_ADMIN_DATABASE_URL", "TEST_REDIS_URL"}
+    assert {"DATABASE_URL", "REDIS_URL", "WS_ALLOWED_ORIGINS", "LOG_FORMAT", "SHUTDOWN_TIMEOUT"} <= known
+    unknown = set(env_file(path)) - known
+    assert not unknown, f"{path}: unknown variables {unknown}"
+
+
+def test_production_runs_gunicorn_with_json_logs(production: dict[str, Any]) -> None:
+    script = PROD_START.read_text()
+    assert re.search(r"^yoyo apply$", script, re.MULTILINE)
+    assert script.rstrip().splitlines()[-1] == \
+        "exec gunicorn -c python:service.gunicorn_conf service.app:gunicorn_app"
+    assert script.index("yoyo apply") < script.index("exec gunicorn")
+    assert (ROOT / "service" / "gunicorn_conf.py").is_file()
+    assert production["services"]["service"]["command"] == "/start"
+    assert env_file(TEMPLATE / ".service")["LOG_FORMAT"] == "json"
+    assert production["services"]["service"]["restart"] == "unless-stopped"
+
+
+def test_stop_grace_period_exceeds_gunicorn_graceful_timeout(production: dict[str, Any]) -> None:
+    graceful = int(env_file(TEMPLATE / ".service").get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+    default = re.search(r'"GUNICORN_GRACEFUL_TIMEOUT", "(\d+)"', (ROOT / "service" / "gunicorn_conf.py").read_text())
+    assert default and int(default[1]) == graceful == 20
+    assert seconds(production["services"]["service"]["stop_grace_period"]) > graceful
+    assert seconds(production["services"]["service"]["stop_grace_period"]) == 30
+
+
+@pytest.mark.parametrize("name", ["local.yml", "production.yml"])
+def test_healthchecks(name: str) -> None:
+    services = load(name)["services"]
+    postgres = services["postgres"]["healthcheck"]["test"]
+    assert postgres[0] == "CMD-SHELL" and postgres[1].startswith("pg_isready -h 127.0.0.1 -p 5432")
+    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    service = services["service"]["healthcheck"]["test"]
+    assert service[:3] == ["CMD", "python", "-c"]
+    assert "urllib.request.urlopen('http://127.0.0.1:8000/readyz'" in service[3]
+    compile(service[3], "healthcheck", "exec")
+    assert seconds(services["service"]["healthcheck"]["start_period"]) >= 30
+
+
+def test_healthcheck_command_fails_on_503_and_passes_on_200() -> None:
+    """The exact healthcheck one-liner, against a server answering like /readyz."""
+    import http.server
+    import threading
+
+    status = {"code": 503}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(status["code"] if self.path == "/readyz" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        code = load("production.yml")["services"]["service"]["healthcheck"]["test"][3]
+        code = code.replace("127.0.0.1:8000", f"127.0.0.1:{server.server_port}")
+        assert subprocess.run([sys.executable, "-c", code], capture_output=True, check=False).returncode != 0
+        status["code"] = 200
+        assert subprocess.run([sys.executable, "-c", code], capture_output=True, check=False).returncode == 0
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize("name", ["local.yml", "production.yml"])
+def test_depends_on_health(name: str) -> None:
+    services = load(name)["services"]
+    healthy = {"condition": "service_healthy"}
+    assert services["service"]["depends_on"] == {"postgres": healthy, "redis": healthy}
+    assert services["worker"]["depends_on"] == {"postgres": healthy, "redis": healthy, "service": healthy}
+    if name == "production.yml":
+        assert services["nginx"]["depends_on"] == {"service": healthy}
+
+
+def test_local_service_serves_on_8000_with_source_mounted(local: dict[str, Any]) -> None:
+    service = local["services"]["service"]
+    assert service["ports"] == ["8000:8000"]
+    assert ".:/app:z" in service["volumes"]
+    assert ".:/app:z" in local["services"]["worker"]["volumes"]
+    assert "WORKDIR ${APP_HOME}" in dockerfile_lines(COMPOSE / "local" / "service" / "Dockerfile")
+    assert "ARG APP_HOME=/app" in dockerfile_lines(COMPOSE / "local" / "service" / "Dockerfile")
+    script = LOCAL_START.read_text()
+    assert "'python -m service serve --host 0.0.0.0 --port 8000' service sql" in script
+    assert "exec watchfiles" in script
+    assert "watchfiles==" in (ROOT / "requirements" / "local.txt").read_text()
+
+
+def test_production_ports_and_proxy(production: dict[str, Any]) -> None:
+    services = production["services"]
+    assert "ports" not in services["service"] and services["service"]["expose"] == ["8000"]
+    assert services["nginx"]["ports"] == ["80:80", "443:443"]
+    conf = NGINX_CONF.read_text()
+    assert "set $dengue_service http://service:8000;" in conf
+    assert "resolver 127.0.0.11" in conf
+    http, https = nginx_blocks(conf, "server")
+    assert "listen 80 default_server;" in http
+    assert "return 301 https://$host$request_uri;" in http
+    assert "listen 443 ssl default_server;" in https
+    ws, = nginx_blocks(https, "location /ws/")
+    assert "proxy_pass $dengue_service;" in ws
+    assert "proxy_http_version 1.1;" in ws
+    assert re.search(r"proxy_set_header Upgrade\s+\$http_upgrade;", ws)
+    assert re.search(r"proxy_set_header Connection\s+\$connection_upgrade;", ws)
+    assert re.search(r"proxy_set_header Host\s+\$http_host;", ws)
+    timeout = re.search(r"proxy_read_timeout (\d+)s;", ws)
+    assert timeout and int(timeout[1]) >= 600
+    rest = nginx_blocks(https, "location /")
+    rest = [body for body in rest if "$connection_upgrade" not in body]
+    assert len(rest) == 1 and "proxy_pass $dengue_service;" in rest[0]
+    assert re.search(r"proxy_set_header Host\s+\$http_host;", rest[0])
+
+
+def test_certificates_come_from_a_git_ignored_mount(production: dict[str, Any]) -> None:
+    conf = NGINX_CONF.read_text()
+    assert "ssl_certificate     /etc/nginx/certs/fullchain.pem;" in conf
+    assert "ssl_certificate_key /etc/nginx/certs/privkey.pem;" in conf
+    mounts = {v.split(":")[-2] if v.endswith(":ro") else v.split(":")[-1]: v
+              for v in production["services"]["nginx"]["volumes"]}
+    certs = mounts["/etc/nginx/certs"]
+    assert certs.endswith(":ro")
+    default = re.fullmatch(r"\$\{DENGUE_CERTS_DIR:-([^}]+)\}:/etc/nginx/certs:ro", certs)
+    assert default, certs
+    result = subprocess.run(["git", "check-ignore", "-q", f"{default[1]}/privkey.pem"], cwd=ROOT, check=False)
+    assert result.returncode == 0, f"{default[1]} must be git-ignored: it holds the private key"
+    assert "root /var/www/acme;" in conf and "/var/www/acme" in mounts
+
+
+@pytest.mark.parametrize("name, kind", [("local.yml", "local"), ("production.yml", "production")])
+def test_postgres_volumes(name: str, kind: str) -> None:
+    compose = load(name)
+    volumes = compose["services"]["postgres"]["volumes"]
+    assert volumes == [f"{kind}_postgres_data:/var/lib/postgresql/data", f"{kind}_postgres_data_backups:/backups"]
+    assert {f"{kind}_postgres_data", f"{kind}_postgres_data_backups"} <= set(compose["volumes"])
+
+
+# --- scripts ------------------------------------------------------------------
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(COMPOSE)))
+def test_script_syntax(script: Path) -> None:
+    """``bash -n`` always; ``shellcheck -x`` too whenever shellcheck is on PATH.
+
+    Without shellcheck (``apt-get install -y shellcheck``) only ``bash -n``
+    is asserted; the local.yml image has shellcheck installed.
+    """
+    assert script.read_text().startswith(("#!/bin/bash\n", "#!/usr/bin/env bash\n"))
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    if shutil.which("shellcheck"):
+        result = subprocess.run(["shellcheck", "-x", str(script)], capture_output=True, text=True,
+                                check=False, cwd=script.parent)
+        assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("script", [s for s in SCRIPTS if "_sourced" not in s.parts],
+                         ids=lambda p: str(p.relative_to(COMPOSE)))
+def test_scripts_are_executable_and_strict(script: Path) -> None:
+    assert os.access(script, os.X_OK), f"chmod +x {script}"
+    text = script.read_text()
+    for option in ("errexit", "pipefail", "nounset"):
+        assert f"set -o {option}" in text
+
+
+def test_every_script_in_compose_is_checked() -> None:
+    scripts = {p for p in COMPOSE.rglob("*") if p.is_file() and p.read_text(errors="replace").startswith("#!")}
+    assert scripts == set(SCRIPTS)
+
+
+def test_start_scripts_replace_themselves() -> None:
+    """exec, so gunicorn / watchfiles is PID 1 and gets docker's SIGTERM."""
+    assert PROD_ENTRYPOINT.read_text().rstrip().endswith('exec "$@"')
+    assert PROD_START.read_text().rstrip().splitlines()[-1].startswith("exec gunicorn ")
+    assert re.search(r"^exec watchfiles ", LOCAL_START.read_text(), re.MULTILINE)
+
+
+def _wait_snippet(path: Path) -> str:
+    text = path.read_text()
+    return text[text.index("python - <<'PYTHON'"):text.index(f"echo '{AVAILABLE}' >&2")]
+
+
+def test_local_start_waits_like_the_entrypoint() -> None:
+    assert _wait_snippet(LOCAL_START) == _wait_snippet(PROD_ENTRYPOINT)
+    assert LOCAL_START.read_text().index(AVAILABLE) < LOCAL_START.read_text().index("yoyo apply")
+
+
+# --- DATABASE_URL from POSTGRES_* -----------------------------------------------
+
+@pytest.fixture(scope="module")
+def sitecustomize() -> Any:
+    spec = importlib.util.spec_from_file_location("dengue_sitecustomize", SITECUSTOMIZE)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    saved = os.environ.get("DATABASE_URL")
+    spec.loader.exec_module(module)  # applies itself to os.environ: put it back as it was
+    if saved is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = saved
+    return module
+
+
+def test_database_url_is_percent_encoded(sitecustomize: Any) -> None:
+    env = {"POSTGRES_HOST": "postgres", "POSTGRES_PORT": "5432", "POSTGRES_DB": "dengue",
+           "POSTGRES_USER": "ward", "POSTGRES_PASSWORD": "p@ss/w:rd %?#"}
+    url = sitecustomize.database_url(env)
+    assert url == "postgresql://ward:p%40ss%2Fw%3Ard%20%25%3F%23@postgres:5432/dengue"
+    assert parse_dsn(url) == {"user": "ward", "password": "p@ss/w:rd %?#", "host": "postgres",
+                              "port": "5432", "dbname": "dengue"}
+
+
+def test_database_url_defaults_and_precedence(sitecustomize: Any) -> None:
+    assert sitecustomize.database_url({}) == "postgresql://postgres@postgres:5432/postgres"
+    env = {"DATABASE_URL": "postgresql://given@db/x", "POSTGRES_USER": "ward"}
+    sitecustomize.apply(env)
+    assert env["DATABASE_URL"] == "postgresql://given@db/x"
+    env = {"PATH": "/bin"}
+    sitecustomize.apply(env)
+    assert "DATABASE_URL" not in env  # nothing to build from: the service's own default applies
+    sitecustomize.apply(env, force=True)
+    assert env["DATABASE_URL"] == "postgresql://postgres@postgres:5432/postgres"
+    env = {"POSTGRES_USER": "ward", "POSTGRES_DB": "dengue", "POSTGRES_HOST": "127.0.0.1"}
+    sitecustomize.apply(env)
+    assert env["DATABASE_URL"] == "postgresql://ward@127.0.0.1:5432/dengue"
+
+
+def test_sitecustomize_hook_reaches_a_plain_python_process() -> None:
+    """What `docker compose exec service yoyo ...` relies on: no entrypoint involved."""
+    env = clean_env(POSTGRES_HOST="db.internal", POSTGRES_USER="ward", POSTGRES_PASSWORD="s3cret",
+                    POSTGRES_DB="dengue", PYTHONPATH=str(SITECUSTOMIZE.parent))
+    result = subprocess.run([sys.executable, "-c", "import os; print(os.environ['DATABASE_URL'])"],
+                            env=env, capture_output=True, text=True, check=False)
+    assert result.stdout.strip() == "postgresql://ward:s3cret@db.internal:5432/dengue", result.stderr
+
+
+# --- the scripts, run on the host -------------------------------------------------
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any PostgreSQL settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PG", "POSTGRES_")) and k not in ("DATABASE_URL", "PYTHONPATH")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+def admin_postgres_env() -> dict[str, str]:
+    dsn = parse_dsn(ADMIN_URL)
+    env = {"POSTGRES_HOST": dsn.get("host", "127.0.0.1"), "POSTGRES_PORT": dsn.get("port", "5432"),
+           "POSTGRES_USER": dsn.get("user", "postgres"), "POSTGRES_DB": dsn.get("dbname", "postgres")}
+    if dsn.get("password"):
+        env["POSTGRES_PASSWORD"] = dsn["password"]
+    return env
+
+
+def test_entrypoint_builds_database_url_waits_and_runs_the_command() -> None:
+    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **admin_postgres_env())
+    result = subprocess.run(["bash", str(PROD_ENTRYPOINT), "python", "-c",
+                             "import os, sys; print(os.environ['DATABASE_URL']); print(sys.argv)", "x"],
+                            env=env, capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert AVAILABLE in result.stderr.splitlines()
+    url, argv = result.stdout.splitlines()
+    dsn, admin = parse_dsn(url), parse_dsn(ADMIN_URL)
+    assert (dsn["user"], dsn["dbname"]) == (admin.get("user", "postgres"), admin.get("dbname", "postgres"))
+    assert argv == "['-c', 'x']"
+
+
+def test_entrypoint_keeps_a_given_database_url() -> None:
+    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), DATABASE_URL=ADMIN_URL, POSTGRES_HOST="nowhere.invalid")
+    result = subprocess.run(["bash", str(PROD_ENTRYPOINT), "printenv", "DATABASE_URL"],
+                            env=env, capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ADMIN_URL
+
+
+def test_entrypoint_gives_up_when_postgresql_is_unreachable() -> None:
+    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), POSTGRES_HOST="127.0.0.1", POSTGRES_PORT="1",
+                    POSTGRES_USER="nobody", POSTGRES_WAIT_TIMEOUT="2")
+    result = subprocess.run(["bash", str(PROD_ENTRYPOINT), "echo", "ran"],
+                            env=env, capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode != 0
+    assert "ran" not in result.stdout
+    assert AVAILABLE not in result.stderr.splitlines()
+    assert "Waiting for PostgreSQL to become available..." in result.stderr
+    assert "PostgreSQL is not available, giving up" in result.stderr
+
+
+def test_entrypoint_refuses_the_template_password() -> None:
+    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **{**admin_postgres_env(), "POSTGRES_PASSWORD": "CHANGE_ME"})
+    result = subprocess.run(["bash", str(PROD_ENTRYPOINT), "echo", "ran"],
+                            env=env, capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 1
+    assert "ran" not in result.stdout
+    assert "CHANGE_ME" in result.stderr
+
+
+def _admin(sql: str) -> None:
+    conn = psycopg2.connect(ADMIN_URL)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def scratch_url() -> Iterator[str]:
+    name = f"dengue_compose_{os.getpid()}"
+    _admin(f'DROP DATABASE IF EXISTS "{name}"')
+    _admin(f'CREATE DATABASE "{name}"')
+    base, _, _ = ADMIN_URL.rpartition("/")
+    yield f"{base}/{name}"
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def stubs(tmp_path: Path) -> Path:
+    """gunicorn and watchfiles stand-ins that record their arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("gunicorn", "watchfiles"):
+        stub = bin_dir / name
+        stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{tmp_path}/{name}.args"\n'
+                        f'printenv DATABASE_URL > "{tmp_path}/{name}.database_url"\n')
+        stub.chmod(0o755)
+    return bin_dir
+
+
+def applied_migrations(url: str) -> set[str]:
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT migration_id FROM _yoyo_migration")
+            return {row[0] for row in cur.fetchall()}
+    finally:
+        conn.close()
+
+
+def expected_migrations() -> set[str]:
+    return {p.stem for p in (ROOT / "migrations").glob("*.sql") if not p.stem.endswith(".rollback")}
+
+
+def test_production_start_applies_migrations_then_runs_gunicorn(scratch_url: str, stubs: Path) -> None:
+    env = clean_env(DATABASE_URL=scratch_url)
+    env["PATH"] = f"{stubs}{os.pathsep}{env['PATH']}"
+    result = subprocess.run(["bash", str(PROD_START)], cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert applied_migrations(scratch_url) == expected_migrations()
+    args = (stubs.parent / "gunicorn.args").read_text().split()
+    assert args == ["-c", "python:service.gunicorn_conf", "service.app:gunicorn_app"]
+
+
+def test_local_start_waits_migrates_and_serves_with_reload(scratch_url: str, stubs: Path) -> None:
+    dsn = parse_dsn(scratch_url)
+    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), POSTGRES_HOST=dsn.get("host", "127.0.0.1"),
+                    POSTGRES_PORT=dsn.get("port", "5432"), POSTGRES_USER=dsn.get("user", "postgres"),
+                    POSTGRES_DB=dsn["dbname"], **({"POSTGRES_PASSWORD": dsn["password"]} if dsn.get("password") else {}))
+    env["PATH"] = f"{stubs}{os.pathsep}{env['PATH']}"
+    result = subprocess.run(["bash", str(LOCAL_START)], cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert AVAILABLE in result.stderr.splitlines()
+    assert applied_migrations(scratch_url) == expected_migrations()
+    args = (stubs.parent / "watchfiles.args").read_text().splitlines()
+    assert args == ["--filter", "default", "--sigint-timeout", "10",
+                    "python -m service serve --host 0.0.0.0 --port 8000", "service", "sql"]
+    assert parse_dsn((stubs.parent / "watchfiles.database_url").read_text().strip())["dbname"] == dsn["dbname"]
+
+
+def test_watchfiles_accepts_the_local_start_options() -> None:
+    """The real CLI parses the options the start script passes (--help exits 0 only if they exist)."""
+    watchfiles = shutil.which("watchfiles", path=str(Path(sys.executable).parent))
+    assert watchfiles, "pip install -r requirements/local.txt (watchfiles)"
+    help_text = subprocess.run([watchfiles, "--help"], capture_output=True, text=True, check=True).stdout
+    for option in ("--filter", "--sigint-timeout"):
+        assert option in help_text
