@@ -6,7 +6,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from . import db as dbmod, health, web as board
+from . import db as dbmod, health, openapi, web as board
 from .appkeys import DB, HUB, SETTINGS
 from .auth import http as auth_http
 from .config import Settings, load_settings
@@ -76,4 +76,5 @@ def create_app(settings: Settings | None = None) -> web.Application:
     ws.setup(app)
     health.setup(app)
     board.setup(app)
+    openapi.setup(app)
     return app

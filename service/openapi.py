@@ -1,0 +1,896 @@
+"""The OpenAPI 3.0.3 document of the HTTP API (``/openapi.json``) and
+Swagger UI (``/swagger/``), served from the swagger-ui-bundle package: no CDN.
+
+The document is generated from the code so that it cannot drift:
+
+- the paths and methods come from the resource table (``resources.REGISTRY``:
+  create/update/delete, detail actions, list filters), as the routes do;
+- request bodies and the writable part of every object come from the
+  resources' ``Field`` tuples (types, bounds, lengths, choices, required);
+- only what the code computes or the database fills (ids, timestamps,
+  ``created_by``, the derived report fields, the history columns, the
+  notification fields) is written out here, as read-only properties.
+
+``tests/test_openapi.py`` calls every operation against the real app and
+validates each reply against this document, and checks that every route the
+app registers is described here.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from swagger_ui_bundle import swagger_ui_path
+
+from . import jsonutil
+from .errors import NotFound
+from .auth import actions as auth_actions
+from .http.routes import ROOT_ORDER
+from .notifications import actions as notifications_actions, rules
+from .patients import actions as patients_actions
+from .realtime.ws import actions_of
+from .reports import actions as reports_actions, fields as report_fields, history as history_actions
+from .resources import REGISTRY, Resource
+from .validation import INT_MAX, Field, Kind
+
+OPENAPI_VERSION = "3.0.3"
+JSON = "application/json"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+SWAGGER_DIR = Path(swagger_ui_path)
+Schema = dict[str, Any]
+
+# How the wire writes a datetime: UTC with Z (or an offset), microseconds only
+# when they are not zero.
+DATETIME_OUT_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?(Z|[+-]\d{2}:\d{2})$"
+
+
+def ref(kind: str, name: str) -> Schema:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def schema_ref(name: str) -> Schema:
+    return ref("schemas", name)
+
+
+# --- field schemas, from validation.Field ------------------------------------
+
+
+def _bound(value: int | str) -> int | float:
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
+def _decimal_description(field: Field, output: bool) -> str:
+    parts = [f"Decimal, at most {field.max_digits} digits, {field.decimal_places} after the point"]
+    if field.min_value is not None and field.max_value is not None:
+        parts.append(f"between {field.min_value} and {field.max_value}")
+    elif field.min_value is not None:
+        parts.append(f"at least {field.min_value}")
+    elif field.max_value is not None:
+        parts.append(f"at most {field.max_value}")
+    text = ", ".join(parts) + "."
+    example = "12." + "5".ljust(field.decimal_places, "0") if field.decimal_places else "12"
+    if output:
+        return text + f' Always a string with {field.decimal_places} places (e.g. "{example}").'
+    return text + " A JSON number is accepted as well as a string."
+
+
+def field_schema(field: Field, *, output: bool) -> Schema:
+    """The schema of one writable field, as sent (``output=False``) or as returned."""
+    s: Schema
+    if field.kind == Kind.INT:
+        s = {"type": "integer"}
+        if field.min_value is not None:
+            s["minimum"] = _bound(field.min_value)
+        s["maximum"] = _bound(field.max_value) if field.max_value is not None else INT_MAX
+    elif field.kind == Kind.FK:
+        s = {"type": "integer", "format": "int64", "description": f"The id of a {field.name}."}
+    elif field.kind == Kind.DECIMAL:
+        whole, places = field.max_digits - field.decimal_places, field.decimal_places
+        if output:
+            pattern = rf"^-?\d{{1,{max(whole, 1)}}}" + (rf"\.\d{{{places}}}$" if places else "$")
+        else:
+            pattern = rf"^-?\d{{0,{whole}}}(\.\d{{0,{places}}})?$"
+        s = {"type": "string", "format": "decimal", "pattern": pattern,
+             "description": _decimal_description(field, output)}
+    elif field.kind == Kind.DATETIME:
+        s = {"type": "string", "format": "date-time"}
+        if output:
+            s["pattern"] = DATETIME_OUT_PATTERN
+        else:
+            s["description"] = ("ISO 8601. Without an offset the time is taken in the clinical time zone "
+                                "(CLINICAL_TIMEZONE); it is returned in UTC.")
+    elif field.kind == Kind.TEXT:
+        s = {"type": "string"}
+        if not field.allow_blank:
+            s["minLength"] = 1
+        if field.max_length is not None:
+            s["maxLength"] = field.max_length
+        if field.pattern is not None:
+            s["pattern"] = "^" + field.pattern.pattern + "$"
+    elif field.kind == Kind.CHOICE:
+        choices: list[Any] = list(field.choices) + ([""] if field.allow_blank else [])
+        s = {"type": "string", "enum": choices}
+    elif field.kind == Kind.BOOL:
+        s = {"type": "boolean"}
+    else:  # a new Kind must be described here
+        raise ValueError(f"no OpenAPI schema for field kind {field.kind!r} ({field.name})")
+    if field.nullable:
+        s["nullable"] = True
+        if "enum" in s:
+            s["enum"].append(None)
+    return s
+
+
+def request_schema(fields: tuple[Field, ...], *, partial: bool, description: str = "") -> Schema:
+    """A request body: unknown keys are ignored, so they are allowed."""
+    s: Schema = {"type": "object", "properties": {f.name: field_schema(f, output=False) for f in fields}}
+    required = [f.name for f in fields if f.required]
+    if required and not partial:
+        s["required"] = required
+    if description:
+        s["description"] = description
+    return s
+
+
+def outputs(fields: tuple[Field, ...]) -> dict[str, Schema]:
+    return {f.name: field_schema(f, output=True) for f in fields}
+
+
+def read_only(s: Schema, description: str = "") -> Schema:
+    s = {**s, "readOnly": True}
+    if description:
+        s["description"] = description
+    return s
+
+
+def obj(properties: dict[str, Schema], description: str = "") -> Schema:
+    """A reply object: exactly these keys, all present."""
+    s: Schema = {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+    if description:
+        s["description"] = description
+    return s
+
+
+ID = {"type": "integer", "format": "int64", "minimum": 1}
+USER_ID = {"type": "integer", "format": "int64", "nullable": True}
+DATETIME_OUT = {"type": "string", "format": "date-time", "pattern": DATETIME_OUT_PATTERN}
+ERROR_LIST = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+
+
+# --- the objects of each resource ---------------------------------------------
+
+PATIENT = {
+    "id": read_only(ID),
+    **outputs(patients_actions.FIELDS),
+    "created_at": read_only(DATETIME_OUT),
+    "updated_at": read_only(DATETIME_OUT),
+}
+
+REPORT_COLUMNS = {
+    "id": read_only(ID),
+    **outputs(report_fields.FIELDS),
+    "created_by": read_only(USER_ID, "The user who made the last change (set by the server)."),
+    "created_at": read_only(DATETIME_OUT),
+    "updated_at": read_only(DATETIME_OUT),
+}
+_NO_RANGE = {"type": "integer"}
+REPORT = {
+    **REPORT_COLUMNS,
+    "intake_total": read_only(_NO_RANGE, "oral_fluids + parenteral_fluids + other_fluids (null counts as 0)."),
+    "output_total": read_only(_NO_RANGE, "urine_output + uf + emesis + drainage (null counts as 0)."),
+    "fluid_balance": read_only(_NO_RANGE, "intake_total - output_total."),
+    "shift": read_only(
+        {"type": "string", "enum": ["D", "E", "N"]},
+        "Shift of `time` in the clinical time zone: D 07:00-14:59, E 15:00-22:59, N 23:00-06:59.",
+    ),
+}
+_HISTORY_WRITABLE = outputs(history_actions.FIELDS)
+HISTORY_ONLY = {
+    "history_id": read_only(ID),
+    "history_date": read_only(DATETIME_OUT, "When the change was recorded."),
+    **_HISTORY_WRITABLE,
+    "history_type": read_only({"type": "string", "enum": ["+", "~", "-"]}, "+ created, ~ changed, - deleted."),
+    "history_user": read_only(USER_ID, "Who made the change."),
+}
+HISTORY = {**HISTORY_ONLY, **REPORT_COLUMNS}
+
+NOTIFICATION = {
+    "id": read_only(ID),
+    "type": read_only(
+        {"type": "string", "minLength": 1},
+        "The rule that fired: " + ", ".join(f"`{r.__name__}`" for r in rules.RULES)
+        + f"; reminders are `{rules.OBSERVATION_DUE}`.",
+    ),
+    "severity": read_only({"type": "string", "enum": [rules.INFO, rules.WARNING, rules.CRITICAL]}),
+    "patient": read_only({"type": "integer", "format": "int64"}),
+    "report": read_only({"type": "integer", "format": "int64", "nullable": True}),
+    "message": read_only({"type": "string", "minLength": 1}, "What a nurse should know."),
+    "created_at": read_only(DATETIME_OUT),
+    "acknowledged_at": read_only({**DATETIME_OUT, "nullable": True}, "Null until acknowledged."),
+    "acknowledged_by": read_only(USER_ID, "Who acknowledged it first."),
+}
+
+_details = outputs(auth_actions.DETAIL_FIELDS)
+USER_DETAILS = {
+    "pk": read_only(ID),
+    "username": _details.pop("username"),
+    "email": read_only({"type": "string"}),
+    **_details,
+}
+
+
+@dataclass(frozen=True)
+class ResourceDoc:
+    schema: str  # component name of one object
+    tag: str  # the tag's description
+    properties: dict[str, Schema]
+    fields: tuple[Field, ...] = ()  # the writable fields
+    put_partial: bool = False  # PUT ignores missing fields as PATCH does
+
+
+RESOURCE_DOCS: dict[str, ResourceDoc] = {
+    patients_actions.STREAM: ResourceDoc(
+        "Patient", "Patients of the ward. Deleting a patient deletes their reports (each leaves a history row).",
+        PATIENT, patients_actions.FIELDS,
+    ),
+    reports_actions.STREAM: ResourceDoc(
+        "Report", "Observation rounds of a patient. Every change writes a history row and runs the clinical "
+        "rules, which may raise notifications.",
+        REPORT, report_fields.FIELDS,
+    ),
+    reports_actions.HISTORY_STREAM: ResourceDoc(
+        "HistoricalReport", "The audit trail of reports (django-simple-history's layout), newest first. "
+        "Only `history_change_reason` can be edited.",
+        HISTORY, history_actions.FIELDS, put_partial=True,
+    ),
+    notifications_actions.STREAM: ResourceDoc(
+        "Notification", "What the clinical rules and the observation reminders raised, newest first.",
+        NOTIFICATION,
+    ),
+}
+
+FILTERS: dict[str, Schema] = {
+    "patient": {"description": "Only those of this patient (id).", "schema": {"type": "integer", "format": "int64"}},
+    "report": {"description": "Only the history of this report (id).", "schema": {"type": "integer", "format": "int64"}},
+    "acknowledged": {
+        "description": "`false`: only open notifications; `true`: only acknowledged ones.",
+        "schema": {"type": "boolean"},
+    },
+}
+
+
+@dataclass(frozen=True)
+class ActionDoc:
+    summary: str
+    description: str
+    responses: dict[str, Schema]  # the success replies
+    errors: tuple[str, ...] = ()  # extra error statuses (beyond 401/404/503)
+
+
+ACTION_DOCS: dict[tuple[str, str], ActionDoc] = {
+    (reports_actions.HISTORY_STREAM, "restore"): ActionDoc(
+        "Restore a report to this version",
+        "Brings the report back to the values of this history row, with its old id, and records a new history "
+        "row by the acting user (`~`, or `+` when the report is re-created). No request body.",
+        {
+            "200": {"description": "The report existed and was changed back.",
+                    "content": {JSON: {"schema": schema_ref("Report")}}},
+            "201": {"description": "The report had been deleted and was re-created.",
+                    "content": {JSON: {"schema": schema_ref("Report")}}},
+        },
+        errors=("409",),
+    ),
+    (notifications_actions.STREAM, "acknowledge"): ActionDoc(
+        "Acknowledge a notification",
+        "Records who saw it and when; a second acknowledgement keeps the first one's. No request body.",
+        {"200": {"description": "The notification.", "content": {JSON: {"schema": schema_ref("Notification")}}}},
+    ),
+}
+
+
+# --- responses ----------------------------------------------------------------
+
+ERROR = obj({"detail": {"type": "string"}}, "An error: one message.")
+SERVER_ERROR = obj(
+    {"detail": {"type": "string"}, "request_id": {"type": "string"}},
+    "An unexpected or infrastructure error; `request_id` is also in the X-Request-ID header and the logs.",
+)
+
+
+def _error_response(description: str, headers: dict[str, Schema] | None = None, schema: str = "Error") -> Schema:
+    r: Schema = {"description": description, "content": {JSON: {"schema": schema_ref(schema)}}}
+    if headers:
+        r["headers"] = headers
+    return r
+
+
+RESPONSES: dict[str, Schema] = {
+    "Unauthorized": _error_response(
+        "No valid token: `Authentication credentials were not provided.`, `Invalid token.`, "
+        "`Invalid token header. No credentials provided.`, "
+        "`Invalid token header. Token string should not contain spaces.` or `User inactive or deleted.`",
+        {"WWW-Authenticate": {"description": "Always `Token`.", "schema": {"type": "string", "enum": ["Token"]}}},
+    ),
+    "Forbidden": _error_response("`You do not have permission to perform this action.`"),
+    "NotFound": _error_response(
+        "`No <Model> matches the given query.` for an unknown id, `Not found.` for an id that is not a number."
+    ),
+    "MethodNotAllowed": _error_response(
+        'Any method not documented on a path: `Method "<METHOD>" not allowed.`',
+        {"Allow": {"description": "The methods the path takes.", "schema": {"type": "string"}}},
+    ),
+    "PayloadTooLarge": _error_response("The request body exceeds the limit (1 MiB)."),
+    "UnsupportedMediaType": _error_response(
+        'The body is neither JSON nor a form: `Unsupported media type "text/plain" in request.`'
+    ),
+    "ServiceUnavailable": _error_response(
+        "PostgreSQL is unreachable: `The database is unavailable. Try again shortly.`", schema="ServerError"
+    ),
+}
+
+STATUS_REFS = {
+    "401": "Unauthorized",
+    "403": "Forbidden",
+    "404": "NotFound",
+    "413": "PayloadTooLarge",
+    "415": "UnsupportedMediaType",
+    "503": "ServiceUnavailable",
+}
+
+
+def _bad_request(validation: str | None, *, parse: bool) -> Schema:
+    """400: field errors (validation) and/or a body that cannot be parsed."""
+    options = []
+    if validation:
+        options.append(schema_ref(validation))
+    if parse:
+        options.append(schema_ref("Error"))
+    described = []
+    if validation:
+        described.append("field errors: each failing field maps to a list of messages; "
+                         "object-level errors are under `non_field_errors`")
+    if parse:
+        described.append('a body that is not valid JSON: `{"detail": "JSON parse error - ..."}`')
+    schema = options[0] if len(options) == 1 else {"oneOf": options}
+    return {"description": "Bad request: " + "; or ".join(described) + ".", "content": {JSON: {"schema": schema}}}
+
+
+def _responses(success: dict[str, Schema], *errors: str, bad_request: Schema | None = None) -> dict[str, Schema]:
+    out = dict(success)
+    if bad_request is not None:
+        out["400"] = bad_request
+    for status in errors:
+        if status == "409":
+            out["409"] = _error_response(
+                "The report's patient no longer exists, so the report cannot be re-created."
+            )
+        else:
+            out[status] = ref("responses", STATUS_REFS[status])
+    return dict(sorted(out.items()))
+
+
+def _body(name: str, description: str = "") -> Schema:
+    content = {JSON: {"schema": schema_ref(name)}}
+    for media in FORM_TYPES:
+        content[media] = {"schema": schema_ref(name)}
+    body: Schema = {"required": True, "content": content}
+    if description:
+        body["description"] = description
+    return body
+
+
+def _ok(description: str, schema: Schema | None, status: str = "200") -> dict[str, Schema]:
+    r: Schema = {"description": description}
+    if schema is not None:
+        r["content"] = {JSON: {"schema": schema}}
+    return {status: r}
+
+
+def validation_schema(names: list[str], description: str) -> Schema:
+    return {
+        "type": "object",
+        "description": description,
+        "properties": {name: ERROR_LIST for name in [*names, "non_field_errors"]},
+        "additionalProperties": False,
+        "minProperties": 1,
+    }
+
+
+# --- paths --------------------------------------------------------------------
+
+
+def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, Schema]:
+    try:
+        doc = RESOURCE_DOCS[resource.name]
+    except KeyError:
+        raise LookupError(f"resource {resource.name!r} is not described in service/openapi.py") from None
+    name, tag = doc.schema, resource.name
+    schemas[name] = obj(doc.properties)
+    schemas[f"Paginated{name}List"] = obj({
+        "count": {"type": "integer", "minimum": 0},
+        "next": {"type": "string", "format": "uri", "nullable": True},
+        "previous": {"type": "string", "format": "uri", "nullable": True},
+        "results": {"type": "array", "items": schema_ref(name)},
+    }, "LimitOffsetPagination: the page asked for with `?limit=` (and `?offset=`).")
+    if doc.fields:
+        schemas[f"{name}ValidationError"] = validation_schema(
+            [f.name for f in doc.fields], f"Field errors of a {name} body."
+        )
+        if resource.create or (resource.update and not doc.put_partial):
+            schemas[f"{name}Request"] = request_schema(doc.fields, partial=False)
+        schemas[f"Patched{name}Request"] = request_schema(
+            doc.fields, partial=True, description="Partial: only the fields sent are changed."
+        )
+    validation = f"{name}ValidationError" if doc.fields else None
+
+    list_params: list[Schema] = []
+    for f in resource.filters:
+        if f not in FILTERS:
+            raise LookupError(f"list filter {f!r} of {resource.name!r} is not described in service/openapi.py")
+        list_params.append({"name": f, "in": "query", "required": False, **FILTERS[f]})
+    list_bad_request = None
+    if resource.filters:
+        schemas[f"{name}FilterError"] = validation_schema(list(resource.filters), "A bad list filter value.")
+        list_bad_request = {
+            "description": "A filter value that is not valid: "
+                           '`{"patient": ["Select a valid choice. That choice is not one of the available choices."]}`.',
+            "content": {JSON: {"schema": schema_ref(f"{name}FilterError")}},
+        }
+    list_params += [ref("parameters", "limit"), ref("parameters", "offset")]
+
+    collection: dict[str, Schema] = {
+        "get": {
+            "tags": [tag],
+            "operationId": f"{tag}_list",
+            "summary": f"List {tag}",
+            "description": "A plain JSON array; with `?limit=` the LimitOffsetPagination object.",
+            "parameters": list_params,
+            "responses": _responses(
+                _ok(f"The {tag}.", {"oneOf": [{"type": "array", "items": schema_ref(name)},
+                                               schema_ref(f"Paginated{name}List")]}),
+                "401", "503", bad_request=list_bad_request,
+            ),
+        }
+    }
+    if resource.create:
+        collection["post"] = {
+            "tags": [tag],
+            "operationId": f"{tag}_create",
+            "summary": f"Create a {name}",
+            "requestBody": _body(f"{name}Request"),
+            "responses": _responses(
+                _ok(f"The created {name} (no Location header).", schema_ref(name), "201"),
+                "401", "413", "415", "503", bad_request=_bad_request(validation, parse=True),
+            ),
+        }
+
+    lookup = resource.lookup
+    path_param = {"name": lookup, "in": "path", "required": True,
+                  "schema": {"type": "integer", "format": "int64"},
+                  "description": f"The `{lookup}` of the {name}."}
+    detail: dict[str, Schema] = {
+        "parameters": [path_param],
+        "get": {
+            "tags": [tag],
+            "operationId": f"{tag}_retrieve",
+            "summary": f"One {name}",
+            "responses": _responses(_ok(f"The {name}.", schema_ref(name)), "401", "404", "503"),
+        },
+    }
+    if resource.update:
+        put_body = f"Patched{name}Request" if doc.put_partial else f"{name}Request"
+        for method, body, summary in (
+            ("put", put_body, "Replace" if not doc.put_partial else "Update"),
+            ("patch", f"Patched{name}Request", "Partly update"),
+        ):
+            op: Schema = {
+                "tags": [tag],
+                "operationId": f"{tag}_{'update' if method == 'put' else 'partial_update'}",
+                "summary": f"{summary} a {name}",
+                "requestBody": _body(body),
+                "responses": _responses(
+                    _ok(f"The whole {name}, updated.", schema_ref(name)),
+                    "401", "404", "413", "415", "503", bad_request=_bad_request(validation, parse=True),
+                ),
+            }
+            if doc.put_partial:
+                op["description"] = ("Changes only `history_change_reason`; every other key is ignored. "
+                                     "PUT is partial too.")
+            detail[method] = op
+    if resource.delete:
+        # Only history restricts deleting (to superusers); say so if another starts to.
+        forbidden = ("403",) if resource.name == reports_actions.HISTORY_STREAM else ()
+        detail["delete"] = {
+            "tags": [tag],
+            "operationId": f"{tag}_destroy",
+            "summary": f"Delete a {name}" + (" (superusers only)" if forbidden else ""),
+            "responses": _responses(
+                {"204": {"description": "Deleted: no body."}}, "401", *forbidden, "404", "503"
+            ),
+        }
+
+    paths = {f"/api/{resource.name}/": collection, f"/api/{resource.name}/{{{lookup}}}/": detail}
+    for action in resource.detail_actions:
+        try:
+            adoc = ACTION_DOCS[(resource.name, action)]
+        except KeyError:
+            raise LookupError(f"action {action!r} of {resource.name!r} is not described in service/openapi.py") from None
+        paths[f"/api/{resource.name}/{{{lookup}}}/{action}/"] = {
+            "parameters": [path_param],
+            "post": {
+                "tags": [tag],
+                "operationId": f"{tag}_{action}",
+                "summary": adoc.summary,
+                "description": adoc.description,
+                "responses": _responses(adoc.responses, "401", "404", *adoc.errors, "503"),
+            },
+        }
+    return paths
+
+
+def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
+    schemas["LoginRequest"] = request_schema(
+        auth_actions.LOGIN_FIELDS, partial=False,
+        description="`username` (or `email`) and `password`.",
+    )
+    schemas["LoginValidationError"] = validation_schema(
+        [f.name for f in auth_actions.LOGIN_FIELDS],
+        'Wrong credentials (or an inactive user): `{"non_field_errors": '
+        f'["{auth_actions.LOGIN_FAILED}"]}}`.',
+    )
+    schemas["Token"] = obj({"key": {"type": "string", "pattern": "^" + auth_actions.TOKEN_RE.pattern + "$"}},
+                           "The user's token; the same key until logout. Send it as `Authorization: Token <key>`.")
+    schemas["LogoutResponse"] = obj({"detail": {"type": "string", "enum": ["Successfully logged out."]}})
+    schemas["UserDetails"] = obj(USER_DETAILS)
+    schemas["UserDetailsRequest"] = request_schema(auth_actions.DETAIL_FIELDS, partial=False)
+    schemas["PatchedUserDetailsRequest"] = request_schema(
+        auth_actions.DETAIL_FIELDS, partial=True, description="Partial: only the fields sent are changed."
+    )
+    schemas["UserDetailsValidationError"] = validation_schema(
+        [f.name for f in auth_actions.DETAIL_FIELDS], "Field errors of the user details."
+    )
+    tag = "auth"
+    user_update = {
+        "tags": [tag],
+        "requestBody": _body("UserDetailsRequest"),
+        "responses": _responses(
+            _ok("The user's details.", schema_ref("UserDetails")),
+            "401", "413", "415", "503", bad_request=_bad_request("UserDetailsValidationError", parse=True),
+        ),
+    }
+    return {
+        "/rest-auth/login/": {
+            "post": {
+                "tags": [tag],
+                "operationId": "auth_login",
+                "summary": "Log in: get the user's token",
+                "description": "dj-rest-auth's login. Also at `/rest-auth/login` (no slash).",
+                "security": [],
+                "requestBody": _body("LoginRequest"),
+                "responses": _responses(
+                    _ok("The token.", schema_ref("Token")),
+                    "413", "415", "503", bad_request=_bad_request("LoginValidationError", parse=True),
+                ),
+            }
+        },
+        "/rest-auth/logout/": {
+            "post": {
+                "tags": [tag],
+                "operationId": "auth_logout",
+                "summary": "Log out: delete the token",
+                "description": "Deletes the caller's token (every device shares it). Answers 200 without a token "
+                               "too; a bad token is 401. Also at `/rest-auth/logout`. No request body.",
+                "security": [{}, {"tokenAuth": []}],
+                "responses": _responses(_ok("Logged out.", schema_ref("LogoutResponse")), "401", "503"),
+            }
+        },
+        "/rest-auth/user/": {
+            "get": {
+                "tags": [tag],
+                "operationId": "auth_user_retrieve",
+                "summary": "The user's details",
+                "description": "Also at `/rest-auth/user`.",
+                "responses": _responses(_ok("The user's details.", schema_ref("UserDetails")), "401", "503"),
+            },
+            "put": {**user_update, "operationId": "auth_user_update", "summary": "Replace the user's details",
+                    "description": "`username` is required; `pk` and `email` are read-only and ignored."},
+            "patch": {**user_update, "operationId": "auth_user_partial_update",
+                      "summary": "Partly update the user's details",
+                      "requestBody": _body("PatchedUserDetailsRequest")},
+        },
+    }
+
+
+def _root_ordered(names: Any) -> list[str]:
+    """The API root's order (the old root's keys first), as in http/routes.py."""
+    return sorted(names, key=lambda n: ROOT_ORDER.index(n) if n in ROOT_ORDER else len(ROOT_ORDER))
+
+
+def other_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
+    names = _root_ordered(REGISTRY)
+    schemas["ApiRoot"] = obj(
+        {name: {"type": "string", "format": "uri", "description": f"The {name} list."} for name in names},
+        "Absolute URLs of the lists, built from the Host header.",
+    )
+    schemas["Health"] = obj({"status": {"type": "string", "enum": ["alive"]}})
+    checks = {"database": {"type": "string"}, "redis": {"type": "string"}}
+    schemas["Ready"] = obj({
+        "status": {"type": "string", "enum": ["ready"]},
+        "checks": obj({name: {"type": "string", "enum": ["ok"]} for name in checks}),
+    })
+    schemas["NotReady"] = obj({
+        "status": {"type": "string", "enum": ["not ready"]},
+        "checks": obj(checks, '"ok", or what is wrong (e.g. "unavailable: ..." or "migrations not applied: ...").'),
+    })
+    return {
+        "/api/": {
+            "get": {
+                "tags": ["api"],
+                "operationId": "api_root",
+                "summary": "API root",
+                "responses": _responses(_ok("The lists.", schema_ref("ApiRoot")), "401", "503"),
+            }
+        },
+        "/healthz": {
+            "get": {
+                "tags": ["probes"],
+                "operationId": "healthz",
+                "summary": "Liveness: the process answers",
+                "security": [],
+                "responses": _ok("Alive.", schema_ref("Health")),
+            }
+        },
+        "/readyz": {
+            "get": {
+                "tags": ["probes"],
+                "operationId": "readyz",
+                "summary": "Readiness: PostgreSQL and Redis reachable, every migration applied",
+                "security": [],
+                "responses": {
+                    **_ok("Ready.", schema_ref("Ready")),
+                    "503": {"description": "Not ready.", "content": {JSON: {"schema": schema_ref("NotReady")}}},
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "tags": ["docs"],
+                "operationId": "openapi",
+                "summary": "This document",
+                "security": [],
+                "responses": _ok("OpenAPI 3.0.3.", {"type": "object"}),
+            }
+        },
+        "/swagger/": {
+            "get": {
+                "tags": ["docs"],
+                "operationId": "swagger_ui",
+                "summary": "Swagger UI for this document (served locally, no CDN)",
+                "security": [],
+                "responses": {"200": {"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}},
+            }
+        },
+    }
+
+
+def _ws_description() -> str:
+    streams = "\n".join(
+        f"  - `{name}`: " + ", ".join(f"`{a}`" for a in actions_of(REGISTRY[name]))
+        for name in _root_ordered(REGISTRY)
+    )
+    filters = "; ".join(
+        f"`{name}`: " + ", ".join(f"`{f}`" for f in REGISTRY[name].filters)
+        for name in _root_ordered(REGISTRY) if REGISTRY[name].filters
+    )
+    return f"""
+## WebSocket: `/ws/`
+
+OpenAPI cannot describe it; this is the contract (the old DCRF +
+channelsmultiplexer protocol: see `wire-protocol.md` §1-4, §10 and §11, and the
+README's "The WebSocket at /ws/").
+
+- **Connect** to `/ws/?token=<key>` (optionally `&since=<event_id>`). A missing,
+  unknown or inactive-user token, or a foreign browser `Origin`, rejects the
+  handshake with HTTP 403; a `since` that is not a non-negative integer, 400.
+- **Frames** are JSON text: `{{"stream": <stream>, "payload": {{"action": ..., "request_id": ..., ...}}}}`.
+  Streams and their actions:
+{streams}
+
+  `pk` names the object (the `id`, or `history_id` on `history`); `data` carries
+  the body of `create`, `update` and `patch`. `list` takes the same filters as
+  REST at the top level of the payload ({filters}).
+- **Replies** come on the same stream: `{{"action", "data", "errors", "response_status", "request_id"}}`,
+  with the HTTP status and the same validation messages as REST.
+- **Broadcasts**: every create, update and delete of patients, reports and
+  history reaches every socket, framed like a reply with `"request_id": null`
+  and an `"event_id"` (an integer that only grows); notifications arrive on
+  stream `notifications` with action `notification`.
+- **Resume**: reconnect with `since=<the last event_id seen>` to receive every
+  missed broadcast, in order, before live ones. If `since` is older than what
+  is kept, one frame with `response_status` 410 arrives on stream `events`:
+  reload, then resume from a newer event_id.
+- **Bad frames** are answered (400, or 405 for an unknown action) with a
+  non-empty `errors`; the socket stays open. Frames over 1 MiB close it with 1009.
+"""
+
+
+DESCRIPTION = """
+The REST API of Dengue Ward, a drop-in replacement of the old Django REST
+Framework back end (DRF 3.18 + dj-rest-auth 7.2 conventions).
+
+## Authentication
+
+Send `Authorization: Token <key>`, the key from `POST /rest-auth/login/`.
+In Swagger UI, click **Authorize** and enter `Token <key>` (a bare 40-character
+key is prefixed with `Token ` for you). Without a valid token: 401 with
+`WWW-Authenticate: Token`; a user lacking a permission: 403.
+
+## Conventions
+
+- Every path ends in `/`. Without it: 301 (GET, HEAD) or 308 (other methods)
+  to the same path with `/`. The `/rest-auth/` paths work without it too.
+- JSON in and out. Bodies may also be form-encoded or multipart. An empty body
+  counts as `{}`; a body over 1 MiB is 413; another media type is 415.
+- A method a path does not list answers 405 `{"detail": "Method \\"X\\" not allowed."}`
+  with an `Allow` header. HEAD works like GET; OPTIONS on the list and detail
+  paths returns DRF's metadata.
+- Lists are plain arrays; `?limit=` (and `?offset=`) switches to
+  `{"count", "next", "previous", "results"}`.
+- Decimals travel as strings with their places (`"38.50"`); datetimes as
+  ISO 8601 in UTC (`"2024-05-01T08:30:00Z"`); empty nullable fields as `null`.
+- Unknown URLs: 404 `{"detail": "Not found."}`. Unexpected errors: 500
+  `{"detail", "request_id"}`; PostgreSQL unreachable: 503 the same way.
+"""
+
+
+def build_document() -> dict[str, Any]:
+    """Generate the whole document (a new dict on every call)."""
+    assert set(HISTORY_ONLY) == set(reports_actions.HISTORY_COLUMNS), "history columns changed"
+    schemas: dict[str, Schema] = {"Error": ERROR, "ServerError": SERVER_ERROR}
+    paths: dict[str, Schema] = auth_paths(schemas)
+    root = other_paths(schemas)
+    paths["/api/"] = root.pop("/api/")
+    for name in _root_ordered(REGISTRY):
+        paths.update(resource_paths(REGISTRY[name], schemas))
+    paths.update(root)
+    tags = [{"name": "auth", "description": "dj-rest-auth: login, logout, the user's own details."},
+            {"name": "api", "description": "The API root."}]
+    tags += [{"name": name, "description": RESOURCE_DOCS[name].tag} for name in _root_ordered(REGISTRY)]
+    tags += [{"name": "probes", "description": "For the orchestrator; no authentication."},
+             {"name": "docs", "description": "This document and Swagger UI; no authentication."}]
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Dengue Ward API",
+            "version": "1.0.0",
+            "description": DESCRIPTION + _ws_description(),
+        },
+        "tags": tags,
+        "paths": paths,
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "responses": RESPONSES,
+            "parameters": {
+                "limit": {"name": "limit", "in": "query", "required": False,
+                          "description": "Page size; switches on pagination. Invalid values (0, negative, "
+                                         "not a number) are ignored.",
+                          "schema": {"type": "integer", "minimum": 1}},
+                "offset": {"name": "offset", "in": "query", "required": False,
+                           "description": "Index of the first item of the page (with `limit`); "
+                                          "invalid values count as 0.",
+                           "schema": {"type": "integer", "minimum": 0}},
+            },
+            "securitySchemes": {
+                "tokenAuth": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "`Token <key>`, the key from `POST /rest-auth/login/`.",
+                }
+            },
+        },
+        "security": [{"tokenAuth": []}],
+    }
+
+
+@functools.cache
+def document() -> dict[str, Any]:
+    """The document, built once per process."""
+    return build_document()
+
+
+@functools.cache
+def document_bytes() -> bytes:
+    return jsonutil.dumps(document())
+
+
+# --- HTTP ---------------------------------------------------------------------
+
+INDEX_HTML = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<title>Dengue Ward API</title>
+<link rel="stylesheet" type="text/css" href="swagger-ui.css">
+<link rel="stylesheet" type="text/css" href="index.css">
+<link rel="icon" type="image/png" href="favicon-32x32.png" sizes="32x32">
+<link rel="icon" type="image/png" href="favicon-16x16.png" sizes="16x16">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="swagger-ui-bundle.js" charset="UTF-8"></script>
+<script src="swagger-ui-standalone-preset.js" charset="UTF-8"></script>
+<script src="swagger-initializer.js" charset="UTF-8"></script>
+</body>
+</html>
+"""
+
+# Replaces the package's initializer, which points at the petstore on the
+# internet. validatorUrl: null keeps the UI from calling validator.swagger.io.
+INITIALIZER_JS = """window.onload = function () {
+  window.ui = SwaggerUIBundle({
+    url: new URL("../openapi.json", window.location.href).pathname,
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    persistAuthorization: true,
+    validatorUrl: null,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    plugins: [SwaggerUIBundle.plugins.DownloadUrl],
+    layout: "StandaloneLayout",
+    requestInterceptor: function (request) {
+      // "Authorize" takes the header's whole value: "Token <key>". A bare key is accepted too.
+      var value = request.headers && request.headers.Authorization;
+      if (value && /^\\s*[0-9a-f]{40}\\s*$/.test(value)) {
+        request.headers.Authorization = "Token " + value.trim();
+      }
+      return request;
+    }
+  });
+};
+"""
+
+_NO_CACHE = {"Cache-Control": "no-cache"}
+# The package's files, but not its own page, template and initializer (this
+# module serves its own page and initializer instead).
+_NOT_SERVED = {"index.html", "index.j2", "swagger-initializer.js"}
+
+
+def swagger_assets() -> dict[str, Path]:
+    return {p.name: p for p in sorted(SWAGGER_DIR.iterdir()) if p.is_file() and p.name not in _NOT_SERVED}
+
+
+async def openapi_json(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=document_bytes(), content_type=JSON, headers=_NO_CACHE)
+
+
+async def swagger_index(request: web.Request) -> web.StreamResponse:
+    return web.Response(text=INDEX_HTML, content_type="text/html", headers=_NO_CACHE)
+
+
+async def swagger_initializer(request: web.Request) -> web.StreamResponse:
+    return web.Response(text=INITIALIZER_JS, content_type="application/javascript", headers=_NO_CACHE)
+
+
+def setup(app: web.Application) -> None:
+    document_bytes()  # build it now: a resource the document lacks fails at startup
+    assets = swagger_assets()
+
+    async def swagger_asset(request: web.Request) -> web.StreamResponse:
+        path = assets.get(request.match_info["name"])
+        if path is None:
+            raise NotFound()
+        return web.FileResponse(path)
+
+    app.router.add_get("/openapi.json", openapi_json)
+    app.router.add_get("/swagger/", swagger_index)
+    app.router.add_get("/swagger/swagger-initializer.js", swagger_initializer)
+    app.router.add_get("/swagger/{name}", swagger_asset)

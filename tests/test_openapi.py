@@ -1,0 +1,397 @@
+"""/openapi.json and /swagger/.
+
+The document must be valid OpenAPI, must describe every route the app
+registers (and nothing else), and every reply of the real app must match it:
+one tour calls every operation of the document, with the representative
+errors, validates each status, JSON body and documented header against the
+document, and fails if any (path, method, status) the document declares was
+never seen.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterator
+from urllib.parse import urljoin
+
+from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
+from openapi_spec_validator import validate as validate_spec
+
+from service import openapi
+from service.app import create_app
+
+from .conftest import PASSWORD, admin_execute
+from .helpers import PATIENT, report_body
+
+JSON = "application/json"
+METHODS = ("get", "post", "put", "patch", "delete")
+MIB = 1024 * 1024
+
+# Routes the app registers that the document leaves out, and why.
+NOT_IN_SPEC = {
+    "/": "the ward board page (HTML)",
+    "/static/": "the ward board's static files",
+    "/ws/": "the WebSocket: OpenAPI cannot model it; described in info.description",
+    "/swagger/swagger-initializer.js": "Swagger UI's configuration",
+    "/swagger/{}": "Swagger UI's assets (from the swagger-ui-bundle package)",
+}
+# dj-rest-auth also answers these paths without the trailing slash.
+SLASHLESS_ALIASES = {"/rest-auth/login", "/rest-auth/logout", "/rest-auth/user"}
+
+
+# --- the document and how replies are checked against it ----------------------
+
+
+def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for template, item in spec["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield template, method, item[method]
+
+
+def resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """Follow ``$ref`` (always ``#/...`` from the document's root)."""
+    while "$ref" in node:
+        assert node["$ref"].startswith("#/"), node["$ref"]
+        target: Any = spec
+        for part in node["$ref"][2:].split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+class Api:
+    """Calls the app and checks every reply against the document."""
+
+    def __init__(self, client: Any, spec: dict[str, Any]) -> None:
+        self.client, self.spec = client, spec
+        self.seen: set[tuple[str, str, str]] = set()
+
+    def schema_errors(self, schema: dict[str, Any], instance: Any) -> list[str]:
+        wrapper = {"allOf": [schema], "components": self.spec["components"]}
+        validator = OAS30ReadValidator(wrapper, format_checker=oas30_format_checker)
+        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(instance)]
+
+    def check_reply(self, response: dict[str, Any], resp: Any, raw: bytes, what: str) -> None:
+        response = resolve(self.spec, response)
+        content = response.get("content")
+        if content is None:
+            assert raw == b"", f"{what}: documented without a body, got {raw[:200]!r}"
+        else:
+            assert resp.content_type in content, f"{what}: Content-Type {resp.content_type}, documented {list(content)}"
+            if resp.content_type == JSON:
+                body = json.loads(raw)
+                errors = self.schema_errors(content[JSON]["schema"], body)
+                assert not errors, f"{what}: {errors}\n{json.dumps(body)[:2000]}"
+        for name, header in response.get("headers", {}).items():
+            assert name in resp.headers, f"{what}: documented header {name} is missing"
+            value = resp.headers[name]
+            assert not self.schema_errors(header["schema"], value), f"{what}: {name}: {value!r}"
+
+    async def call(
+        self, method: str, template: str, status: int, url: str | None = None, *,
+        headers: Any = None, **kwargs: Any,
+    ) -> Any:
+        url = url or template
+        assert "{" not in url, url
+        resp = await self.client.request(method.upper(), url, headers=headers, allow_redirects=False, **kwargs)
+        raw = await resp.read()
+        what = f"{method.upper()} {url} -> {resp.status}"
+        assert resp.status == status, f"{what}, expected {status}: {raw[:500]!r}"
+        operation = self.spec["paths"][template][method]
+        assert str(status) in operation["responses"], f"{what}: status not documented for {method} {template}"
+        self.check_reply(operation["responses"][str(status)], resp, raw, what)
+        self.seen.add((template, method, str(status)))
+        if raw and resp.content_type == JSON:
+            return json.loads(raw)
+        return raw
+
+    async def not_allowed(self, method: str, url: str, headers: Any) -> None:
+        """A method the path does not document: 405 as described in components
+        (after authentication, as DRF checks it first)."""
+        resp = await self.client.request(method.upper(), url, headers=headers, allow_redirects=False, json={})
+        raw = await resp.read()
+        what = f"{method.upper()} {url} -> {resp.status}"
+        assert resp.status == 405, f"{what}: an undocumented method must be 405: {raw[:300]!r}"
+        self.check_reply(self.spec["components"]["responses"]["MethodNotAllowed"], resp, raw, what)
+
+
+async def fetch_spec(client: Any) -> dict[str, Any]:
+    resp = await client.get("/openapi.json")  # no token: the document is public
+    assert resp.status == 200 and resp.content_type == JSON
+    return await resp.json()
+
+
+def fill(template: str, ids: dict[str, Any]) -> str:
+    """A concrete URL: the path parameter becomes the id kept for that resource."""
+    if "{" not in template:
+        return template
+    segment = template.split("/")[2] if template.startswith("/api/") else template
+    return re.sub(r"\{[^}]+\}", str(ids[segment]), template)
+
+
+# --- the document itself ------------------------------------------------------
+
+
+def test_the_document_is_valid_openapi() -> None:
+    spec = openapi.build_document()
+    validate_spec(spec)  # raises with the reason
+    assert spec["openapi"] == "3.0.3"  # what the bundled Swagger UI (4.x) reads
+    ids = [op["operationId"] for _, _, op in operations(spec)]
+    assert len(ids) == len(set(ids))
+    scheme = spec["components"]["securitySchemes"]["tokenAuth"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")
+    assert "Token <key>" in scheme["description"]
+    text = spec["info"]["description"]
+    for needle in ("/ws/", "stream", "payload", "request_id", "event_id", "since", "410", "1009"):
+        assert needle in text, needle
+
+
+def test_every_route_is_in_the_document_and_nothing_else(settings) -> None:
+    spec = openapi.build_document()
+    app = create_app(settings)  # the routes exist once it is created; no need to start it
+
+    def key(path: str) -> str:
+        return re.sub(r"\{[^}]*\}", "{}", path)
+
+    documented = {key(p) for p in spec["paths"]}
+    routed = set()
+    for resource in app.router.resources():
+        info = resource.get_info()
+        path = info.get("path") or info.get("formatter")
+        if path is None:
+            path = info["prefix"].rstrip("/") + "/*"  # a static directory
+            if path == "/static/*":
+                path = "/static/"
+        routed.add(key(path))
+    aliases = {p for p in routed if p in SLASHLESS_ALIASES}
+    assert {a + "/" for a in aliases} <= documented
+    left_out = set(NOT_IN_SPEC)
+    assert routed - aliases - left_out == documented, (
+        f"not documented: {sorted(routed - aliases - left_out - documented)}; "
+        f"documented but not routed: {sorted(documented - (routed - aliases - left_out))}"
+    )
+    assert left_out <= routed, f"stale exclusions: {sorted(left_out - routed)}"
+
+
+def test_the_checker_rejects_what_the_document_does_not_allow() -> None:
+    api = Api(None, openapi.build_document())
+    patient = {"id": 1, "first_name": "Cy", "last_name": "Ng", "admission_date": "2024-05-03T10:00:00Z",
+               "dismissal_date": None, "created_at": "2024-05-03T10:00:00.123456Z",
+               "updated_at": "2024-05-03T10:00:00Z"}
+    schema = {"$ref": "#/components/schemas/Patient"}
+    assert api.schema_errors(schema, patient) == []
+    assert api.schema_errors(schema, {**patient, "extra": 1})
+    assert api.schema_errors(schema, {k: v for k, v in patient.items() if k != "created_at"})
+    assert api.schema_errors(schema, {**patient, "first_name": None})
+    assert api.schema_errors(schema, {**patient, "admission_date": "yesterday"})
+
+    def field(name: str) -> dict[str, str]:
+        return {"$ref": f"#/components/schemas/Report/properties/{name}"}
+
+    assert api.schema_errors(field("fever"), 38.5)  # decimals travel as strings
+    assert api.schema_errors(field("fever"), "38.5")  # ... with their places
+    assert not api.schema_errors(field("fever"), "38.50")
+    assert not api.schema_errors(field("fever"), None)
+    assert api.schema_errors(field("status"), "dead")
+    assert api.schema_errors(field("pulse"), 301)
+    assert api.schema_errors(field("shift"), "X")
+
+
+# --- Swagger UI ---------------------------------------------------------------
+
+
+async def test_swagger_ui_is_served_from_local_assets(client) -> None:
+    resp = await client.get("/swagger/")
+    assert resp.status == 200 and resp.content_type == "text/html"
+    html = await resp.text()
+    assert not re.search(r"(https?:)?//", html), "the page must not name another host"
+    refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
+    assert len(refs) >= 5 and "swagger-ui-bundle.js" in refs and "swagger-initializer.js" in refs
+    for ref in refs:
+        asset = await client.get(urljoin("/swagger/", ref))
+        assert asset.status == 200, ref
+        assert len(await asset.read()) > 0, ref
+    initializer = await (await client.get("/swagger/swagger-initializer.js")).text()
+    assert not re.search(r"https?://", initializer)
+    assert '"../openapi.json"' in initializer and "validatorUrl: null" in initializer
+    assert "Token " in initializer  # a bare key typed into "Authorize" gets the keyword
+    # The package's own page, template and petstore initializer are not served.
+    for name in ("index.html", "index.j2", "nothing.js"):
+        resp = await client.get(f"/swagger/{name}")
+        assert (resp.status, await resp.json()) == (404, {"detail": "Not found."})
+    redirect = await client.get("/swagger", allow_redirects=False)
+    assert (redirect.status, redirect.headers["Location"]) == (301, "/swagger/")
+
+
+# --- every operation against the real app -------------------------------------
+
+
+async def test_every_operation_matches_the_document(client, alice, admin, make_user, database_url) -> None:
+    spec = await fetch_spec(client)
+    assert spec == json.loads(json.dumps(openapi.build_document()))
+    api = Api(client, spec)
+    A, S = alice.headers, admin.headers
+
+    # Docs and probes
+    await api.call("get", "/openapi.json", 200)
+    await api.call("get", "/swagger/", 200)
+    await api.call("get", "/healthz", 200)
+    await api.call("get", "/readyz", 200)
+    await api.call("get", "/api/", 200, headers=A)
+
+    # Auth
+    login = "/rest-auth/login/"
+    token = await api.call("post", login, 200, json={"username": "alice", "password": PASSWORD})
+    assert token["key"] == alice.token
+    await api.call("post", login, 400, json={"username": "alice", "password": "wrong"})
+    await api.call("post", login, 400, json={})
+    carol = make_user("carol")
+    await api.call("post", "/rest-auth/logout/", 200, headers=carol.headers)
+    await api.call("post", "/rest-auth/logout/", 200)  # without a token
+    await api.call("post", "/rest-auth/logout/", 401, headers=carol.headers)  # its token is gone
+    user = "/rest-auth/user/"
+    me = await api.call("get", user, 200, headers=A)
+    assert me["pk"] == alice.id
+    await api.call("put", user, 200, headers=A, json={"username": "alice", "first_name": "Alice"})
+    await api.call("put", user, 400, headers=A, json={"first_name": "No username"})
+    await api.call("patch", user, 200, headers=A, json={"last_name": "A"})
+    await api.call("patch", user, 400, headers=A, json={"username": "not valid!"})
+    for bad in ("Token", "Token a b", "Token " + "0" * 40, "token " + "f" * 40):
+        await api.call("get", user, 401, headers={"Authorization": bad})
+
+    # Patients
+    pts = "/api/patients/"
+    pt = "/api/patients/{id}/"
+    patient = await api.call("post", pts, 201, headers=A, json=PATIENT)
+    doomed = await api.call("post", pts, 201, headers=A, json={**PATIENT, "first_name": "Doomed"})
+    await api.call("post", pts, 400, headers=A, json={})
+    await api.call("post", pts, 400, headers=A,
+                   json={**PATIENT, "dismissal_date": "2024-05-01T00:00:00Z", "first_name": "x" * 241})
+    assert isinstance(await api.call("get", pts, 200, headers=A), list)
+    page = await api.call("get", pts, 200, f"{pts}?limit=1&offset=1", headers=A)
+    assert page["count"] == 2 and page["previous"] is not None
+    url = fill(pt, {"patients": patient["id"]})
+    await api.call("get", pt, 200, url, headers=A)
+    await api.call("put", pt, 200, url, headers=A, json={**PATIENT, "last_name": "Nguyen"})
+    await api.call("put", pt, 400, url, headers=A, json={"first_name": ""})
+    await api.call("patch", pt, 200, url, headers=A, json={"dismissal_date": "2024-05-09T10:00:00+07:00"})
+    await api.call("patch", pt, 400, url, headers=A, json={"admission_date": "yesterday"})
+
+    # Reports
+    rps = "/api/reports/"
+    rp = "/api/reports/{id}/"
+    full = {"fever": 39.5, "weight": "70.5", "wbc_count": 4, "pulse": 100, "bp_systolic": 120,
+            "bp_diastolic": 80, "oral_fluids": 500, "urine_output": 100, "warning_signs": "bleeding gums",
+            "status": "critical", "hematocrit": 40, "platelet_count": 90}
+    report = await api.call("post", rps, 201, headers=A, json=report_body(patient["id"], **full))
+    kept = await api.call("post", rps, 201, headers=A, json=report_body(patient["id"], time="2024-05-03T20:00:00Z"))
+    gone = await api.call("post", rps, 201, headers=A, json=report_body(doomed["id"]))
+    await api.call("post", rps, 400, headers=A, json={})
+    await api.call("post", rps, 400, headers=A,
+                   json=report_body(999999, fever="hot", status="dead", bp_systolic=80, bp_diastolic=90))
+    await api.call("post", rps, 400, headers=A, json=report_body(999999))  # unknown patient
+    await api.call("get", rps, 200, headers=A)
+    await api.call("get", rps, 200, f"{rps}?patient={patient['id']}&limit=1", headers=A)
+    await api.call("get", rps, 400, f"{rps}?patient=abc", headers=A)
+    url = fill(rp, {"reports": report["id"]})
+    await api.call("get", rp, 200, url, headers=A)
+    await api.call("put", rp, 200, url, headers=A, json=report_body(patient["id"], **{**full, "pulse": 90}))
+    await api.call("put", rp, 400, url, headers=A, json={"pulse": 90})
+    await api.call("patch", rp, 200, url, headers=A, json={"fever": "38.25", "status": "recovery"})
+    await api.call("patch", rp, 400, url, headers=A, json={"monitoring_interval": 0})
+    await api.call("delete", rp, 204, fill(rp, {"reports": kept["id"]}), headers=A)
+
+    # Patients: delete (takes the patient's reports with it)
+    await api.call("delete", pt, 204, fill(pt, {"patients": doomed["id"]}), headers=A)
+
+    # History
+    hs = "/api/history/"
+    h = "/api/history/{history_id}/"
+    rows = await api.call("get", hs, 200, headers=A)
+    assert rows and all("history_id" in r for r in rows)
+    await api.call("get", hs, 200, f"{hs}?report={report['id']}", headers=A)
+    await api.call("get", hs, 200, f"{hs}?patient={patient['id']}&limit=2&offset=1", headers=A)
+    await api.call("get", hs, 400, f"{hs}?report=x&patient=y", headers=A)
+
+    def row(report_id: int, kind: str) -> dict[str, Any]:
+        return next(r for r in rows if r["id"] == report_id and r["history_type"] == kind)
+
+    first = row(report["id"], "+")
+    url = fill(h, {"history": first["history_id"]})
+    await api.call("get", h, 200, url, headers=A)
+    await api.call("patch", h, 200, url, headers=A, json={"history_change_reason": "admission round"})
+    await api.call("put", h, 200, url, headers=A, json={"history_change_reason": None, "pulse": 1})
+    await api.call("patch", h, 400, url, headers=A, json={"history_change_reason": "x" * 101})
+    await api.call("put", h, 400, url, headers=A, json={"history_change_reason": ["a list"]})
+    restore = "/api/history/{history_id}/restore/"
+    await api.call("post", restore, 200, fill(restore, {"history": first["history_id"]}), headers=A)
+    await api.call("post", restore, 201, fill(restore, {"history": row(kept["id"], "+")["history_id"]}), headers=A)
+    await api.call("post", restore, 409, fill(restore, {"history": row(gone["id"], "+")["history_id"]}),
+                   headers=A)
+    deletable = row(gone["id"], "-")["history_id"]
+    await api.call("delete", h, 403, fill(h, {"history": deletable}), headers=A)
+    await api.call("delete", h, 204, fill(h, {"history": deletable}), headers=S)
+
+    # Notifications (the report's warning signs, fever, ... raised some)
+    ns = "/api/notifications/"
+    n = "/api/notifications/{id}/"
+    notes = await api.call("get", ns, 200, headers=A)
+    assert notes, "the report should have raised notifications"
+    await api.call("get", ns, 200, f"{ns}?patient={patient['id']}&acknowledged=false&limit=1", headers=A)
+    await api.call("get", ns, 400, f"{ns}?acknowledged=maybe", headers=A)
+    url = fill(n, {"notifications": notes[0]["id"]})
+    await api.call("get", n, 200, url, headers=A)
+    ack = "/api/notifications/{id}/acknowledge/"
+    acked = await api.call("post", ack, 200, fill(ack, {"notifications": notes[0]["id"]}), headers=A)
+    assert acked["acknowledged_by"] == alice.id
+    await api.call("get", ns, 200, f"{ns}?acknowledged=true", headers=A)
+
+    ids = {"patients": patient["id"], "reports": report["id"], "history": first["history_id"],
+           "notifications": notes[0]["id"]}
+
+    # Errors every operation of a kind shares, from the document itself
+    for template, method, op in operations(spec):
+        url = fill(template, ids)
+        responses = op["responses"]
+        if "401" in responses:
+            await api.call(method, template, 401, url, headers={"Authorization": "Token " + "0" * 40})
+            if {} not in op.get("security", spec["security"]):  # a token is required
+                await api.call(method, template, 401, url)
+        if "404" in responses:
+            for missing in ("999999999", "abc"):
+                body = {"json": {}} if "requestBody" in op else {}
+                await api.call(method, template, 404, fill(template, dict.fromkeys(ids, missing)), headers=S, **body)
+        if "requestBody" in op:
+            headers = {**S, "Content-Type": JSON}
+            await api.call(method, template, 400, url, headers=headers, data=b'{"first_name": ')
+            await api.call(method, template, 400, url, headers=S, json=["not", "an", "object"])
+            await api.call(method, template, 415, url, headers={**S, "Content-Type": "text/plain"}, data=b"hi")
+            await api.call(method, template, 413, url, headers=headers, data=b" " * (MIB + 1))
+
+    # Methods a path does not document are 405
+    for template, item in spec["paths"].items():
+        for method in METHODS:
+            if method not in item:
+                await api.not_allowed(method, fill(template, ids), S)
+
+    # PostgreSQL unreachable: 503 wherever the database is needed
+    name = database_url.rpartition("/")[2]
+    admin_execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+    try:
+        admin_execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+            f"WHERE datname = '{name}' AND application_name = 'dengue-ward'"
+        )
+        for template, method, op in operations(spec):
+            if "503" not in op["responses"]:
+                continue
+            body = {"username": "alice", "password": PASSWORD} if template == login else {}
+            await api.call(method, template, 503, fill(template, ids), headers=S, json=body)
+    finally:
+        admin_execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+
+    # Everything the document declares was seen
+    declared = {(t, m, s) for t, m, op in operations(spec) for s in op["responses"]}
+    missing = sorted(declared - api.seen)
+    assert not missing, f"declared but never exercised: {missing}"
