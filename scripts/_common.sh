@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/run and scripts/test (sourced, not executed).
 # Creates the virtualenv and installs requirements/local.txt when it changed.
 
