@@ -10,6 +10,7 @@ import socket
 import struct
 from typing import Any
 
+import aiohttp
 import pytest
 
 from service.app import create_app
@@ -196,3 +197,25 @@ async def test_slow_client_is_cut_off_and_the_fast_one_keeps_receiving(aiohttp_c
     still = await request(fast, "patients", {"action": "list"})
     assert still["response_status"] == 200
     await fast.close()
+
+
+async def test_a_fan_out_wider_than_one_slice_reaches_every_socket_once_in_order(client, alice) -> None:
+    """The hub writes to sessions in slices, yielding between them: with more
+    sessions than a slice, every socket still gets every event once, in order."""
+    from service.realtime.hub import DELIVERY_SLICE
+
+    # A session of its own: the test client's connector holds at most 100 connections.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        url = client.make_url("/ws/")
+        sockets = [await session.ws_connect(url, params={"token": alice.token}) for _ in range(DELIVERY_SLICE + 10)]
+        patients = [await create_patient(client, alice, first_name=f"P{i}") for i in range(3)]
+
+        async def patient_creates(ws: Any) -> list[int]:
+            seen = []
+            for _ in patients:
+                frame = await next_frame(ws, broadcast("patients", "create"), timeout=20)
+                seen.append(frame["payload"]["data"]["id"])
+            return seen
+
+        received = await asyncio.gather(*(patient_creates(ws) for ws in sockets))
+        assert received == [[p["id"] for p in patients]] * len(sockets)

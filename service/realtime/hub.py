@@ -30,6 +30,9 @@ from .session import Session
 
 log = logging.getLogger("service.realtime.hub")
 REPLAY_BATCH = 1000
+# Sessions written per turn of the event loop during one event's fan-out:
+# thousands of writes in one turn would hold up every HTTP request meanwhile.
+DELIVERY_SLICE = 256
 _CATCH_UP = None  # queue marker: read the table for anything not yet delivered
 
 
@@ -136,22 +139,31 @@ class Hub:
         if event.id > self.last_id + 1:
             await self._catch_up(upto=event.id - 1)
         if event.id > self.last_id:
-            self._deliver(event)
+            await self._deliver(event)
 
     async def _catch_up(self, upto: int | None) -> None:
         while True:
             rows = await self.read_events(self.last_id, upto)
             for event in rows:
                 if event.id > self.last_id:
-                    self._deliver(event)
+                    await self._deliver(event)
             if len(rows) < REPLAY_BATCH:
                 return
 
-    def _deliver(self, event: Event) -> None:
+    async def _deliver(self, event: Event) -> None:
+        """Write the event to every session, encoded once for all of them.
+
+        Sessions attaching while this runs are not in the snapshot: they
+        replay up to ``last_id``, which already counts this event.
+        """
         self.last_id = event.id
         broadcast = ws_text_frame(envelope(event.stream, event.payload()))
-        for session in list(self.sessions):
-            session.push(event, broadcast)
+        sessions = list(self.sessions)
+        for start in range(0, len(sessions), DELIVERY_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            for session in sessions[start:start + DELIVERY_SLICE]:
+                session.push(event, broadcast)
 
     async def read_events(self, after: int, upto: int | None, limit: int = REPLAY_BATCH) -> list[Event]:
         rows = await self.db.fetchall(
