@@ -47,17 +47,21 @@ async def create_pool(dsn: str, minsize: int, maxsize: int, name: str = "dengue-
 _prepared: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
 
 
-async def run(cur: Any, sql: str, params: Params, prefix: str = "") -> None:
-    """Execute a query; a named single-statement query is prepared once per
-    connection and then only EXECUTEd, so PostgreSQL does not parse and
-    plan it again on every request."""
+async def prepared(cur: Any, sql: str) -> str:
+    """The text to send for a query: a named single-statement query is
+    prepared once per connection and then only EXECUTEd, so PostgreSQL does
+    not parse and plan it again on every request."""
     if isinstance(sql, Query) and sql.prepare is not None:
         done = _prepared.setdefault(cur.connection, set())
         if sql.name not in done:
             await cur.execute(sql.prepare)
             done.add(sql.name)
-        sql = sql.execute
-    await cur.execute(prefix + sql, params)
+        return sql.execute
+    return sql
+
+
+async def run(cur: Any, sql: str, params: Params, prefix: str = "") -> None:
+    await cur.execute(prefix + await prepared(cur, sql), params)
 
 
 def rows_of(cur: Any, rows: Iterable[Sequence[Any]]) -> list[Row]:
@@ -96,8 +100,9 @@ class Database:
 class Tx:
     """One transaction on one pooled connection.
 
-    BEGIN travels with the first statement and the event rows with COMMIT, so
-    a typical write costs two or three round trips. The advisory lock taken
+    BEGIN travels with the first statement, and the event rows and the
+    statements queued with ``later()`` with COMMIT, so a typical write costs
+    two or three round trips. The advisory lock taken
     just before the events are inserted serialises event writers from that
     point to COMMIT: event ids are therefore committed in id order, and a
     reader that has seen id N has seen every id below it.
@@ -109,6 +114,7 @@ class Tx:
         self._conn_ctx: Any = None
         self._cur: Any = None
         self._begun = False
+        self._later: list[str] = []  # statements sent with COMMIT
 
     async def __aenter__(self) -> "Tx":
         self._conn_ctx = self.db.pool.acquire()
@@ -152,6 +158,16 @@ class Tx:
         await self._run(sql, params)
         return self._cur.rowcount
 
+    async def later(self, sql: str, params: Params = None) -> None:
+        """Run a statement whose result nobody reads, in this transaction but
+        only with COMMIT: one round trip fewer. Its error still fails the
+        commit and rolls everything back."""
+        if not self._begun:
+            await self._run(sql, params)
+            return
+        text = self._cur.mogrify(await prepared(self._cur, sql), params)
+        self._later.append(text.decode() + ";\n")
+
     def emit(self, event: Event) -> None:
         """Record an event; it is stored at COMMIT and published after it."""
         self.events.append(event)
@@ -159,11 +175,12 @@ class Tx:
     async def _commit(self) -> None:
         if not self._begun:
             return
+        later = "".join(self._later)
         if not self.events:
-            await self._cur.execute("COMMIT")
+            await self._cur.execute(later + "COMMIT")
             return
         await self._cur.execute(
-            Q.commit_with_events,
+            later.replace("%", "%%") + Q.commit_with_events,  # the queued text is already bound
             {
                 "streams": [e.stream for e in self.events],
                 "actions": [e.action for e in self.events],

@@ -6,5 +6,6 @@ from ..sqlfiles import Q
 
 
 async def reschedule(tx: Tx, patient_id: int) -> None:
-    """Move the patient's reminder to their latest report's due time (same transaction)."""
-    await tx.fetchall(Q.schedule_reminder, {"patient": patient_id})
+    """Move the patient's reminder to their latest report's due time (sent
+    with the transaction's COMMIT: nothing in the transaction reads it)."""
+    await tx.later(Q.schedule_reminder, {"patient": patient_id})
