@@ -1,0 +1,1 @@
+"""Dengue Ward benchmarks (issue 7). Run ``.venv/bin/python -m bench``; see README.md."""
