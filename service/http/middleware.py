@@ -5,6 +5,7 @@ request id and answered 500 ``{"detail": ..., "request_id": ...}``.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -22,6 +23,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 access_log = logging.getLogger("service.access")
 log = logging.getLogger("service.http")
 
+CLIENT_CLOSED = 499  # nginx's "client closed request", for the access log only
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -41,6 +43,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     except web.HTTPException as exc:  # redirects
         status = exc.status
         exc.headers["X-Request-ID"] = request_id
+        raise
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED  # aiohttp cancels the handler when the client hangs up
         raise
     finally:
         user = request.get(USER)
@@ -99,6 +104,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return json_response({"detail": exc.reason}, status=exc.status)
+    except ConnectionResetError:
+        # The client hung up before its request was read: nobody to answer,
+        # and not a server error. 499 (nginx's "client closed request") only
+        # reaches the access log (CLIENT_CLOSED).
+        log.info("client closed the connection mid-request, request_id=%s", request.get(REQUEST_ID))
+        return web.Response(status=CLIENT_CLOSED)
     except psycopg2.OperationalError:
         log.exception("database unavailable, request_id=%s", request.get(REQUEST_ID))
         return json_response(
