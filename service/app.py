@@ -1,6 +1,7 @@
 """The application factory."""
 from __future__ import annotations
 
+import gc
 import logging
 from typing import AsyncIterator
 
@@ -62,6 +63,14 @@ async def gunicorn_app() -> web.Application:
     return create_app(settings)
 
 
+async def freeze_startup_objects(app: web.Application) -> None:
+    """Take what start-up created (modules, routes, the OpenAPI document:
+    about 50,000 objects) out of every later full garbage collection. A full
+    collection stops the event loop for as long as it walks the heap."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or load_settings()
     app = web.Application(
@@ -71,6 +80,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(realtime)
+    app.on_startup.append(freeze_startup_objects)
     auth_http.setup(app)
     routes.setup(app)
     ws.setup(app)
