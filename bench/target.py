@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
-import psycopg2
+
+from service.setup_db import recreate_database
 
 from .common import ROOT, free_port
 
@@ -25,26 +26,9 @@ BENCH_DB = "dengue_bench"
 BENCH_USER = "bench"
 
 
-def db_url(admin_url: str, name: str) -> str:
-    base, _, _ = admin_url.rpartition("/")
-    return f"{base}/{name}"
-
-
-def admin_execute(admin_url: str, sql: str) -> None:
-    conn = psycopg2.connect(admin_url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
 def fresh_database(admin_url: str, name: str) -> str:
     """DROP + CREATE + yoyo apply; returns the database's URL."""
-    admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin_execute(admin_url, f'CREATE DATABASE "{name}"')
-    url = db_url(admin_url, name)
+    url = recreate_database(admin_url, name)
     yoyo = Path(sys.executable).parent / "yoyo"
     subprocess.run([str(yoyo), "apply", "--batch", "--database", url, str(ROOT / "migrations")],
                    check=True, cwd=ROOT, env={**os.environ, "DATABASE_URL": url},

@@ -21,6 +21,36 @@ from .config import load_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def database_on(server_url: str, name: str) -> str:
+    """The URL of another database on the same server."""
+    base, _, _ = server_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+def admin_execute(admin_url: str, statement: str) -> None:
+    """Run one statement outside a transaction (CREATE/DROP DATABASE cannot run inside one)."""
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def recreate_database(admin_url: str, name: str) -> str:
+    """Drop the database if it exists (closing its connections), create it
+    empty, and return its URL. For tests and benchmarks, with names they
+    make up themselves (quoted, not parameters: DDL takes none)."""
+    drop_database(admin_url, name)
+    admin_execute(admin_url, f'CREATE DATABASE "{name}"')
+    return database_on(admin_url, name)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def ensure_database(url: str) -> None:
     params = parse_dsn(url)
     name = params.get("dbname", "")

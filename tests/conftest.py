@@ -18,7 +18,9 @@ from typing import Any, Iterator
 import psycopg2
 import pytest
 
+from service import setup_db
 from service.auth.passwords import hash_password
+from service.setup_db import database_on
 from service.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,18 +29,26 @@ PASSWORD = "correct horse battery"
 
 
 def _database_url(name: str) -> str:
-    base, _, _ = ADMIN_URL.rpartition("/")
-    return f"{base}/{name}"
+    return database_on(ADMIN_URL, name)
 
 
-def admin_execute(sql: str) -> None:
-    conn = psycopg2.connect(ADMIN_URL)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
+def admin_execute(statement: str) -> None:
+    setup_db.admin_execute(ADMIN_URL, statement)
+
+
+@pytest.fixture
+def scratch_database() -> Iterator[Any]:
+    """Make empty databases of their own for a test (dropped afterwards)."""
+    made: list[str] = []
+
+    def make(purpose: str) -> str:
+        name = f"dengue_{purpose}_{os.getpid()}"
+        made.append(name)
+        return setup_db.recreate_database(ADMIN_URL, name)
+
+    yield make
+    for name in made:
+        setup_db.drop_database(ADMIN_URL, name)
 
 
 def yoyo(command: str, database_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -53,13 +63,11 @@ def yoyo(command: str, database_url: str, *extra: str) -> subprocess.CompletedPr
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     name = f"dengue_test_{os.getpid()}"
-    admin_execute(f'DROP DATABASE IF EXISTS "{name}"')
-    admin_execute(f'CREATE DATABASE "{name}"')
-    url = _database_url(name)
+    url = setup_db.recreate_database(ADMIN_URL, name)
     result = yoyo("apply", url)
     assert result.returncode == 0, result.stderr
     yield url
-    admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    setup_db.drop_database(ADMIN_URL, name)
 
 
 @pytest.fixture(scope="session")

@@ -17,14 +17,15 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg2
 import pytest
 import yaml
 from psycopg2.extensions import parse_dsn
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ADMIN_URL, ROOT
+
 COMPOSE = ROOT / "compose"
 LOCAL_START = COMPOSE / "local" / "service" / "start"
 PROD_ENTRYPOINT = COMPOSE / "production" / "service" / "entrypoint"
@@ -33,7 +34,6 @@ SITECUSTOMIZE = COMPOSE / "production" / "service" / "sitecustomize.py"
 MAINTENANCE = COMPOSE / "production" / "postgres" / "maintenance"
 NGINX_CONF = COMPOSE / "production" / "nginx" / "default.conf"
 TEMPLATE = ROOT / ".envs" / ".production.template"
-ADMIN_URL = os.environ.get("TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 AVAILABLE = "PostgreSQL is available"
 
 SCRIPTS = [
@@ -595,24 +595,9 @@ def test_entrypoint_refuses_the_template_password() -> None:
     assert "CHANGE_ME" in result.stderr
 
 
-def _admin(sql: str) -> None:
-    conn = psycopg2.connect(ADMIN_URL)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
 @pytest.fixture
-def scratch_url() -> Iterator[str]:
-    name = f"dengue_compose_{os.getpid()}"
-    _admin(f'DROP DATABASE IF EXISTS "{name}"')
-    _admin(f'CREATE DATABASE "{name}"')
-    base, _, _ = ADMIN_URL.rpartition("/")
-    yield f"{base}/{name}"
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def scratch_url(scratch_database: Any) -> str:
+    return scratch_database("compose")
 
 
 @pytest.fixture

@@ -1,12 +1,10 @@
 """The schema: yoyo apply and rollback on a real database, and its rules."""
 from __future__ import annotations
 
-import os
-
 import psycopg2
 import pytest
 
-from .conftest import _database_url, admin_execute, yoyo
+from .conftest import yoyo
 
 APP_TABLES = {
     "users", "auth_tokens", "patients", "reports", "report_history", "events", "event_horizon",
@@ -25,12 +23,8 @@ def _tables(url: str) -> set[str]:
 
 
 @pytest.fixture
-def scratch_url() -> str:
-    name = f"dengue_migrations_{os.getpid()}"
-    admin_execute(f'DROP DATABASE IF EXISTS "{name}"')
-    admin_execute(f'CREATE DATABASE "{name}"')
-    yield _database_url(name)
-    admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def scratch_url(scratch_database) -> str:
+    return scratch_database("migrations")
 
 
 def test_apply_rollback_apply_round_trip(scratch_url: str) -> None:

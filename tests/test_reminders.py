@@ -4,7 +4,6 @@ moved by newer reports."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
 import sys
 from contextlib import contextmanager

@@ -11,11 +11,10 @@ import struct
 from typing import Any
 
 import aiohttp
-import pytest
 
 from service.app import create_app
 
-from .helpers import PATIENT, broadcast, create_patient, create_report, next_frame, report_body, request
+from .helpers import PATIENT, broadcast, create_patient, create_report, next_frame, request
 
 
 async def connect(client: Any, account: Any, **params: Any) -> Any:

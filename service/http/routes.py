@@ -17,7 +17,7 @@ from ..context import Context, User
 from ..errors import MethodNotAllowed, NotAuthenticated
 from ..resources import REGISTRY, Listing, Page, Resource
 from .body import read_data
-from .responses import DETAIL_ALLOW, LIST_ALLOW, json_response, no_content
+from .responses import LIST_ALLOW, json_response, no_content
 
 
 async def request_user(request: web.Request) -> User | None:

@@ -21,7 +21,7 @@ from ..auth.actions import user_for_token
 from ..config import Settings
 from ..context import Context
 from ..errors import ApiError, AuthenticationFailed, MethodNotAllowed, NotFound, PermissionDenied, ValidationError
-from ..resources import REGISTRY, Resource, lookup_id
+from ..resources import REGISTRY, Resource
 from ..validation import REQUIRED, parse_pk
 from .frames import envelope, reply
 from .hub import ResumeTooOld
