@@ -15,6 +15,7 @@ _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 
 _PARAM = re.compile(r"%\((\w+)\)s")
+_COMMENT = re.compile(r"--[^\n]*")  # our SQL has no '--' inside string literals
 
 
 class Query(str):
@@ -28,16 +29,17 @@ class Query(str):
     def __new__(cls, name: str, text: str) -> "Query":
         query = super().__new__(cls, text)
         query.name = name
+        code = _COMMENT.sub("", text)  # a ';' in a comment does not end a statement
         order: list[str] = []
-        for param in _PARAM.findall(text):
+        for param in _PARAM.findall(code):
             if param not in order:
                 order.append(param)
-        body = _PARAM.sub(lambda m: f"${order.index(m.group(1)) + 1}", text).replace("%%", "%")
+        body = _PARAM.sub(lambda m: f"${order.index(m.group(1)) + 1}", code).replace("%%", "%")
         if ";" in body.rstrip().rstrip(";"):  # several statements cannot be prepared
             query.prepare, query.execute = None, text
         else:
             args = ", ".join(f"%({p})s" for p in order)
-            query.prepare = f"PREPARE dq_{name} AS {body.rstrip().rstrip(';')}"
+            query.prepare = f"PREPARE dq_{name} AS {body.strip().rstrip(';').rstrip()}"
             query.execute = f"EXECUTE dq_{name}({args})" if order else f"EXECUTE dq_{name}"
         return query
 

@@ -32,6 +32,16 @@ def test_parameters_are_numbered_in_first_use_order() -> None:
     assert query.execute == "EXECUTE dq_demo(%(b)s, %(a)s)"
 
 
+def test_only_multi_statement_queries_go_unprepared() -> None:
+    assert [name for name in NAMES if getattr(Q, name).prepare is None] == ["commit_with_events"]
+
+
+def test_comments_neither_split_statements_nor_add_parameters() -> None:
+    query = Query("c", "-- fired or not; %(ghost)s\nSELECT %(a)s::int -- trailing; note\n;")
+    assert query.prepare == "PREPARE dq_c AS SELECT $1::int"
+    assert query.execute == "EXECUTE dq_c(%(a)s)"
+
+
 def test_several_statements_are_not_prepared() -> None:
     query = Query("two", "SELECT 1; SELECT 2;")
     assert query.prepare is None and query.execute == "SELECT 1; SELECT 2;"
