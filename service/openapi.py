@@ -573,12 +573,13 @@ def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
                 "tags": [tag],
                 "operationId": "auth_login",
                 "summary": "Log in: get the user's token",
-                "description": "dj-rest-auth's login. Also at `/rest-auth/login` (no slash).",
+                "description": "dj-rest-auth's login. Also at `/rest-auth/login` (no slash). No token is "
+                               "needed, but a bad one sent along is 401, as in DRF.",
                 "security": [],
                 "requestBody": _body("LoginRequest"),
                 "responses": _responses(
                     _ok("The token.", schema_ref("Token")),
-                    "413", "415", "503", bad_request=_bad_request("LoginValidationError", parse=True),
+                    "401", "413", "415", "503", bad_request=_bad_request("LoginValidationError", parse=True),
                 ),
             }
         },

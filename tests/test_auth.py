@@ -343,3 +343,17 @@ async def test_cli_refusals(client, database_url, alice, sql, args, stdin, messa
     assert "Traceback" not in err
     assert sql("SELECT id, username, password FROM users ORDER BY id") == before
     assert (await login(client, "alice", PASSWORD)).status == 200
+
+
+async def test_login_with_a_bad_token_header_is_401_as_in_drf(client, alice, make_user) -> None:
+    """DRF authenticates before any view code, AllowAny views too
+    (wire-protocol.md 5.3): a stale token sent along with a login fails it."""
+    stale = {"Authorization": "Token " + "0" * 40}
+    resp = await client.post("/rest-auth/login/", json={"username": "alice", "password": PASSWORD}, headers=stale)
+    assert (resp.status, await resp.json()) == (401, {"detail": "Invalid token."})
+    assert resp.headers["WWW-Authenticate"] == "Token"
+
+    bob = make_user("bob")  # someone else's valid token does not get in the way
+    resp = await client.post("/rest-auth/login/", json={"username": "alice", "password": PASSWORD},
+                             headers=bob.headers)
+    assert (resp.status, await resp.json()) == (200, {"key": alice.token})

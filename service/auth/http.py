@@ -14,6 +14,7 @@ from . import actions
 
 
 async def login(request: web.Request) -> web.StreamResponse:
+    await context(request, required=False)  # as DRF: a bad token is 401 even here
     if request.method != "POST":
         raise not_allowed(request, "POST, OPTIONS")
     data = await read_data(request)
