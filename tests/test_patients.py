@@ -379,3 +379,30 @@ async def test_missing_trailing_slash_redirects(client, alice) -> None:
     assert await (await client.get("/api/patients/", headers=alice.headers)).json() == []
     followed = await client.get("/api/patients", headers=alice.headers)
     assert (followed.status, await followed.json()) == (200, [])
+
+
+@pytest.mark.parametrize(
+    "path, name, allow",
+    [
+        ("/api/", "Api Root", "GET, HEAD, OPTIONS"),
+        ("/rest-auth/login/", "Login", "POST, OPTIONS"),
+        ("/rest-auth/logout/", "Logout", "POST, OPTIONS"),
+        ("/rest-auth/user/", "User Details", "GET, PUT, PATCH, HEAD, OPTIONS"),
+        ("/api/history/{h}/restore/", "Restore", "POST, OPTIONS"),
+    ],
+)
+async def test_options_on_every_other_view_answers_drf_metadata(client, alice, path, name, allow) -> None:
+    patient = await create_patient(client, alice)
+    report = await create_report(client, alice, patient["id"])
+    history = await (await client.get(f"/api/history/?report={report['id']}", headers=alice.headers)).json()
+    resp = await client.options(path.format(h=history[0]["history_id"]), headers=alice.headers)
+    assert resp.status == 200 and resp.headers["Allow"] == allow
+    assert await resp.json() == {
+        "name": name, "description": "", "renders": ["application/json"],
+        "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
+    }
+
+
+async def test_options_still_needs_a_token_where_the_view_does(client) -> None:
+    resp = await client.options("/api/")
+    assert (resp.status, await resp.json()) == (401, {"detail": "Authentication credentials were not provided."})

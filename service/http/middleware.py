@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ..appkeys import REQUEST_ID, USER
 from ..errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
-from .responses import error_response, json_response
+from .responses import error_response, json_response, options_response
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 access_log = logging.getLogger("service.access")
@@ -91,6 +91,10 @@ async def append_slash(request: web.Request, handler: Handler) -> web.StreamResp
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except MethodNotAllowed as error:
+        if request.method == "OPTIONS" and error.allow and "OPTIONS" in error.allow:
+            return options_response(request.path, error.allow)
+        return error_response(error)
     except ApiError as error:
         return error_response(error)
     except web.HTTPRequestEntityTooLarge:

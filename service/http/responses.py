@@ -9,7 +9,6 @@ from .. import jsonutil
 from ..errors import ApiError, MethodNotAllowed, NotAuthenticated, AuthenticationFailed
 
 LIST_ALLOW = "GET, POST, HEAD, OPTIONS"
-DETAIL_ALLOW = "GET, PUT, PATCH, DELETE, HEAD, OPTIONS"
 
 
 def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -18,6 +17,28 @@ def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | Non
     if headers:
         response.headers.update(headers)
     return response
+
+
+def options_metadata(name: str) -> dict[str, Any]:
+    """DRF's SimpleMetadata: the answer to OPTIONS on any view."""
+    return {
+        "name": name,
+        "description": "",
+        "renders": ["application/json"],
+        "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
+    }
+
+
+# DRF's names of the views that are not a resource's list or detail.
+VIEW_NAMES = {"": "Api Root", "login": "Login", "logout": "Logout", "user": "User Details"}
+
+
+def options_response(path: str, allow: str) -> web.Response:
+    """OPTIONS on a view that has no OPTIONS of its own (the API root, the
+    auth views, detail actions): named after the path's last segment."""
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    name = VIEW_NAMES.get("" if last == "api" else last, last.replace("_", " ").title())
+    return json_response(options_metadata(name), headers={"Allow": allow})
 
 
 def no_content() -> web.Response:

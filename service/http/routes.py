@@ -17,7 +17,7 @@ from ..context import Context, User
 from ..errors import MethodNotAllowed, NotAuthenticated
 from ..resources import REGISTRY, Listing, Page, Resource
 from .body import read_data
-from .responses import LIST_ALLOW, json_response, no_content
+from .responses import LIST_ALLOW, json_response, no_content, options_metadata
 
 
 async def request_user(request: web.Request) -> User | None:
@@ -85,12 +85,7 @@ def paginated(request: web.Request, listing: Listing, page: Page) -> dict[str, A
 
 
 def options_body(resource: Resource, detail: bool) -> dict[str, Any]:
-    return {
-        "name": f"{resource.model} {'Instance' if detail else 'List'}",
-        "description": "",
-        "renders": ["application/json"],
-        "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
-    }
+    return options_metadata(f"{resource.model} {'Instance' if detail else 'List'}")
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
