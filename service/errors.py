@@ -67,9 +67,10 @@ class NotFound(ApiError):
 class MethodNotAllowed(ApiError):
     status = 405
 
-    def __init__(self, method: str, allow: str | None = None) -> None:
+    def __init__(self, method: str, allow: str | None = None, view: str | None = None) -> None:
         super().__init__(f'Method "{method}" not allowed.')
         self.allow = allow  # the Allow header of an HTTP reply
+        self.view = view  # DRF's name of the view, for an OPTIONS reply
 
 
 class Conflict(ApiError):

@@ -93,7 +93,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except MethodNotAllowed as error:
         if request.method == "OPTIONS" and error.allow and "OPTIONS" in error.allow:
-            return options_response(request.path, error.allow)
+            return options_response(request.path, error.allow, error.view)
         return error_response(error)
     except ApiError as error:
         return error_response(error)

@@ -33,11 +33,12 @@ def options_metadata(name: str) -> dict[str, Any]:
 VIEW_NAMES = {"": "Api Root", "login": "Login", "logout": "Logout", "user": "User Details"}
 
 
-def options_response(path: str, allow: str) -> web.Response:
-    """OPTIONS on a view that has no OPTIONS of its own (the API root, the
-    auth views, detail actions): named after the path's last segment."""
+def options_response(path: str, allow: str, view: str | None = None) -> web.Response:
+    """DRF's answer to OPTIONS: metadata and the Allow header. Views without
+    a name of their own (the API root, the auth views, detail actions) are
+    named after the path's last segment."""
     last = path.rstrip("/").rsplit("/", 1)[-1]
-    name = VIEW_NAMES.get("" if last == "api" else last, last.replace("_", " ").title())
+    name = view or VIEW_NAMES.get("" if last == "api" else last, last.replace("_", " ").title())
     return json_response(options_metadata(name), headers={"Allow": allow})
 
 

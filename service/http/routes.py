@@ -17,7 +17,7 @@ from ..context import Context, User
 from ..errors import MethodNotAllowed, NotAuthenticated
 from ..resources import REGISTRY, Listing, Page, Resource
 from .body import read_data
-from .responses import LIST_ALLOW, json_response, no_content, options_metadata
+from .responses import LIST_ALLOW, json_response, no_content
 
 
 async def request_user(request: web.Request) -> User | None:
@@ -34,8 +34,10 @@ async def context(request: web.Request, required: bool = True) -> Context:
     return Context(request.app[DB], request.app[SETTINGS], user)
 
 
-def not_allowed(request: web.Request, allow: str) -> MethodNotAllowed:
-    return MethodNotAllowed(request.method, allow)
+def not_allowed(request: web.Request, allow: str, view: str | None = None) -> MethodNotAllowed:
+    """405 for a method the view does not take; for OPTIONS the errors
+    middleware answers DRF's metadata instead (named ``view``)."""
+    return MethodNotAllowed(request.method, allow, view)
 
 
 def _positive_int(raw: str | None, strict: bool) -> int | None:
@@ -84,10 +86,6 @@ def paginated(request: web.Request, listing: Listing, page: Page) -> dict[str, A
     return {"count": count, "next": next_url, "previous": previous_url, "results": listing.items}
 
 
-def options_body(resource: Resource, detail: bool) -> dict[str, Any]:
-    return options_metadata(f"{resource.model} {'Instance' if detail else 'List'}")
-
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -102,9 +100,7 @@ def list_handler(resource: Resource) -> Handler:
             return json_response(listing.items if page is None else paginated(request, listing, page))
         if request.method == "POST" and resource.create:
             return json_response(await resource.create(ctx, await read_data(request)), status=201)
-        if request.method == "OPTIONS":
-            return json_response(options_body(resource, detail=False), headers={"Allow": allow})
-        raise not_allowed(request, allow)
+        raise not_allowed(request, allow, f"{resource.model} List")
 
     return handler
 
@@ -124,9 +120,7 @@ def detail_handler(resource: Resource) -> Handler:
         if request.method == "DELETE" and resource.delete:
             await resource.delete(ctx, pk)
             return no_content()
-        if request.method == "OPTIONS":
-            return json_response(options_body(resource, detail=True), headers={"Allow": allow})
-        raise not_allowed(request, allow)
+        raise not_allowed(request, allow, f"{resource.model} Instance")
 
     return handler
 
