@@ -24,9 +24,9 @@ import psycopg2
 import pytest
 from psycopg2.extensions import parse_dsn
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ADMIN_URL, ROOT
+
 MAINTENANCE = ROOT / "compose" / "production" / "postgres" / "maintenance"
-ADMIN_URL = os.environ.get("TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKUP_NAME = re.compile(r"^backup_\d{4}_\d{2}_\d{2}T\d{2}_\d{2}_\d{2}\.sql\.gz$")
 
 
