@@ -1,4 +1,5 @@
 """The orchestrator's side of the load-generating processes (bench/loadgen.py)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,11 +21,17 @@ class LoadGen:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def start(cls, name: str) -> "LoadGen":
+    async def start(cls, name: str) -> LoadGen:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.loadgen",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,
-            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, limit=1 << 28,
+            sys.executable,
+            "-m",
+            "bench.loadgen",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=None,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            limit=1 << 28,
         )
         return cls(proc, name)
 
@@ -52,7 +59,7 @@ class LoadGen:
                 self.proc.stdin.write(b'{"op":"exit"}\n')
                 await self.proc.stdin.drain()
                 await asyncio.wait_for(self.proc.wait(), 10)
-            except (asyncio.TimeoutError, BrokenPipeError, ConnectionResetError):
+            except (TimeoutError, BrokenPipeError, ConnectionResetError):
                 self.proc.kill()
                 await self.proc.wait()
 
@@ -64,25 +71,38 @@ class Clients:
         self.gens = gens
 
     @classmethod
-    async def start(cls, count: int, prefix: str = "client") -> "Clients":
+    async def start(cls, count: int, prefix: str = "client") -> Clients:
         return cls(list(await asyncio.gather(*(LoadGen.start(f"{prefix}{i}") for i in range(count)))))
 
     def split(self, n: int) -> list[int]:
         k = len(self.gens)
         return [n // k + (1 if i < n % k else 0) for i in range(k)]
 
-    async def all(self, op: str, per_gen: list[dict[str, Any]] | None = None, timeout: float = 180.0,
-                  **args: Any) -> list[dict[str, Any]]:
+    async def all(
+        self, op: str, per_gen: list[dict[str, Any]] | None = None, timeout: float = 180.0, **args: Any
+    ) -> list[dict[str, Any]]:
         per_gen = per_gen or [{} for _ in self.gens]
-        return list(await asyncio.gather(
-            *(g.call(op, timeout=timeout, **args, **extra) for g, extra in zip(self.gens, per_gen))))
+        return list(
+            await asyncio.gather(
+                *(g.call(op, timeout=timeout, **args, **extra) for g, extra in zip(self.gens, per_gen, strict=True))
+            )
+        )
 
-    async def connect(self, n: int, port: int, path: str, parallel: int = 32, timeout: float = 30,
-                      deadline: float = 120) -> dict[str, Any]:
+    async def connect(
+        self, n: int, port: int, path: str, parallel: int = 32, timeout: float = 30, deadline: float = 120
+    ) -> dict[str, Any]:
         """Open ``n`` more sockets in total, spread over the processes."""
         shares = self.split(n)
-        results = await self.all("connect", [{"n": s} for s in shares], timeout=deadline + 60,
-                                 port=port, path=path, parallel=parallel, timeout_s=timeout, deadline=deadline)
+        results = await self.all(
+            "connect",
+            [{"n": s} for s in shares],
+            timeout=deadline + 60,
+            port=port,
+            path=path,
+            parallel=parallel,
+            timeout_s=timeout,
+            deadline=deadline,
+        )
         errors: dict[str, int] = {}
         for r in results:
             for k, v in r["errors"].items():

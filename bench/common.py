@@ -1,14 +1,17 @@
 """Small helpers shared by the orchestrator: statistics, /proc readings, ports."""
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import socket
 import statistics
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
@@ -145,10 +148,8 @@ class CpuSampler:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     def retarget(self, pid: int | None) -> None:
@@ -156,10 +157,8 @@ class CpuSampler:
 
     async def _run(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(OSError):
                 self.samples.append((time.time(), _proc_times(), _machine_busy()))
-            except OSError:
-                pass
             if len(self.samples) > 4000:
                 del self.samples[:2000]
             await asyncio.sleep(self.interval)
@@ -185,8 +184,14 @@ class CpuSampler:
             return None
         me = os.getpid()
         others: dict[str, int] = {}
-        groups: dict[str, float] = {"server": 0.0, "server_sys": 0.0, "clients": 0.0, "postgres": 0.0,
-                                    "redis": 0.0, "other": 0.0}
+        groups: dict[str, float] = {
+            "server": 0.0,
+            "server_sys": 0.0,
+            "clients": 0.0,
+            "postgres": 0.0,
+            "redis": 0.0,
+            "other": 0.0,
+        }
         for pid, (comm, u1, s1) in p1.items():
             before = p0.get(pid)
             if before is None or before[0] != comm:
@@ -209,8 +214,9 @@ class CpuSampler:
                 groups["other"] += used
                 others[comm] = others.get(comm, 0) + used
         out: dict[str, Any] = {k: round(v / CLK_TCK / wall, 3) for k, v in groups.items()}
-        out["other_top"] = [[c, round(v / CLK_TCK / wall, 3)]
-                            for c, v in sorted(others.items(), key=lambda kv: -kv[1])[:4]]
+        out["other_top"] = [
+            [c, round(v / CLK_TCK / wall, 3)] for c, v in sorted(others.items(), key=lambda kv: -kv[1])[:4]
+        ]
         busy = (m1[0] - m0[0]) / CLK_TCK / wall
         out["machine"] = round(busy, 3)
         # "other" is the rest of the machine's busy time: it includes processes

@@ -30,6 +30,7 @@ plans each statement every time and the service can beat its figure:
 They run against a separate database (``dengue_bench_limits``, migrated the
 same way) so that their events never reach the server under test.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -59,13 +60,37 @@ PARAM = re.compile(r"%\((\w+)\)s")
 # The body of a created report (the same as bench/wrk/bench.lua sends), as
 # the service's validation hands it to the SQL: every field present.
 REPORT = {
-    "day_of_fever": 3, "fever": Decimal("38.50"), "pulse": 92, "respirations": 20,
-    "bp_systolic": 120, "bp_diastolic": 80, "diet": "soft", "oral_fluids": 500, "parenteral_fluids": 250,
-    "other_fluids": 0, "intake_8h": None, "urine_output": 400, "uf": None, "emesis": None, "drainage": None,
-    "output_8h": None, "pain_score": None, "abdominal_circumference": None, "stools": None,
-    "urine_count": None, "weight": None, "height": None, "o2_saturation": 98, "hematocrit": 40,
-    "platelet_count": 150, "wbc_count": Decimal("5.20"), "status": "febrile", "monitoring_interval": 24,
-    "warning_signs": "", "additional_info": "bench", "medical_advice": "",
+    "day_of_fever": 3,
+    "fever": Decimal("38.50"),
+    "pulse": 92,
+    "respirations": 20,
+    "bp_systolic": 120,
+    "bp_diastolic": 80,
+    "diet": "soft",
+    "oral_fluids": 500,
+    "parenteral_fluids": 250,
+    "other_fluids": 0,
+    "intake_8h": None,
+    "urine_output": 400,
+    "uf": None,
+    "emesis": None,
+    "drainage": None,
+    "output_8h": None,
+    "pain_score": None,
+    "abdominal_circumference": None,
+    "stools": None,
+    "urine_count": None,
+    "weight": None,
+    "height": None,
+    "o2_saturation": 98,
+    "hematocrit": 40,
+    "platelet_count": 150,
+    "wbc_count": Decimal("5.20"),
+    "status": "febrile",
+    "monitoring_interval": 24,
+    "warning_signs": "",
+    "additional_info": "bench",
+    "medical_advice": "",
 }
 
 
@@ -77,11 +102,12 @@ def _statement_chain(sql: str, overrides: dict[str, str]) -> list[str]:
     return [s.strip() for s in text.split(";") if s.strip()]
 
 
-def command(*queries: str, begin: bool = False, gset: str | None = None,
-            overrides: dict[str, str] | None = None) -> str:
+def command(
+    *queries: str, begin: bool = False, gset: str | None = None, overrides: dict[str, str] | None = None
+) -> str:
     """Queries sent in ONE round trip (psycopg2 execute of a multi-statement
     string) → one pgbench command, statements chained with ``\\;``."""
-    statements = (["BEGIN"] if begin else [])
+    statements = ["BEGIN"] if begin else []
     for q in queries:
         statements += _statement_chain(q, overrides or {})
     body = "\\;\n".join(statements)
@@ -91,19 +117,25 @@ def command(*queries: str, begin: bool = False, gset: str | None = None,
 def scripts() -> dict[str, str]:
     pks = {"pks": "ARRAY[:r_id, :r_history_id]"}
     auth = command(Q.user_by_token)
-    insert = "\\set patient random(1, %d)\n" % PATIENTS + command(Q.insert_report, begin=True, gset="r_")
+    insert = f"\\set patient random(1, {PATIENTS})\n" + command(Q.insert_report, begin=True, gset="r_")
     commit = command(Q.commit_with_events, overrides=pks)
     return {
         "create_min": insert + commit,
-        "create_full": auth + insert + command(Q.rule_context, overrides={"id": ":r_id"})
+        "create_full": auth
+        + insert
+        + command(Q.rule_context, overrides={"id": ":r_id"})
         + command(Q.schedule_reminder, Q.commit_with_events, overrides=pks),
-        "retrieve": "\\set id random(1, %d)\n" % PATIENTS + auth + command(Q.get_patient),
+        "retrieve": f"\\set id random(1, {PATIENTS})\n" + auth + command(Q.get_patient),
         "list": auth + command(Q.list_patients),
-        "patch": "\\set id random(1, %d)\n\\set patient :id\n" % PATIENTS + auth
-        + command(Q.lock_patient, begin=True) + command(Q.update_patient)
-        + command(Q.schedule_reminder, Q.commit_with_events,
-                  overrides={"pks": "ARRAY[:id]", "streams": ":p_streams", "actions": ":p_actions",
-                             "datas": ":p_datas"}),
+        "patch": f"\\set id random(1, {PATIENTS})\n\\set patient :id\n"
+        + auth
+        + command(Q.lock_patient, begin=True)
+        + command(Q.update_patient)
+        + command(
+            Q.schedule_reminder,
+            Q.commit_with_events,
+            overrides={"pks": "ARRAY[:id]", "streams": ":p_streams", "actions": ":p_actions", "datas": ":p_datas"},
+        ),
     }
 
 
@@ -111,7 +143,7 @@ def prepare(admin_url: str) -> tuple[str, list[str]]:
     """A fresh, migrated database with one user, its token and 100 patients
     (each with one report); returns its URL and the -D definitions."""
     url = fresh_database(admin_url, LIMITS_DB)
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     conn = psycopg2.connect(url)
     conn.autocommit = True
     try:
@@ -119,61 +151,112 @@ def prepare(admin_url: str) -> tuple[str, list[str]]:
             cur.execute("INSERT INTO users (username, password) VALUES ('bench', '!') RETURNING id")
             (actor,) = cur.fetchone()
             cur.execute("INSERT INTO auth_tokens (key, user_id) VALUES (%s, %s)", (TOKEN, actor))
-            cur.execute("""INSERT INTO patients (first_name, last_name, admission_date)
+            cur.execute(
+                """INSERT INTO patients (first_name, last_name, admission_date)
                            SELECT 'Bench', 'Seed-' || i, '2026-01-05T08:00:00Z' FROM generate_series(1, %s) i""",
-                        (PATIENTS,))
+                (PATIENTS,),
+            )
             # one real report create, to get the events' JSON as the service builds it
             params = {**REPORT, "patient": 1, "time": now, "actor": actor}
             cur.execute("BEGIN;\n" + Q.insert_report, params)
             names = [d[0] for d in cur.description]
-            history = dict(zip(names, cur.fetchone()))
+            history = dict(zip(names, cur.fetchone(), strict=True))
             cur.execute("COMMIT")
-            report = {k: v for k, v in history.items()
-                      if k not in ("history_id", "history_date", "history_change_reason", "history_type",
-                                   "history_user")}
-            report_json = jsonutil.dumps_str({**report, "intake_total": 750, "output_total": 400,
-                                              "fluid_balance": 350, "shift": "D", "pk": report["id"]})
+            report = {
+                k: v
+                for k, v in history.items()
+                if k not in ("history_id", "history_date", "history_change_reason", "history_type", "history_user")
+            }
+            report_json = jsonutil.dumps_str(
+                {
+                    **report,
+                    "intake_total": 750,
+                    "output_total": 400,
+                    "fluid_balance": 350,
+                    "shift": "D",
+                    "pk": report["id"],
+                }
+            )
             history_json = jsonutil.dumps_str({**history, "pk": history["history_id"]})
-            patient_json = jsonutil.dumps_str({"id": 1, "first_name": "Bench", "last_name": "Seed-1",
-                                               "admission_date": "2026-01-05T08:00:00Z", "dismissal_date": None,
-                                               "created_at": now.isoformat(), "updated_at": now.isoformat(),
-                                               "pk": 1})
+            patient_json = jsonutil.dumps_str(
+                {
+                    "id": 1,
+                    "first_name": "Bench",
+                    "last_name": "Seed-1",
+                    "admission_date": "2026-01-05T08:00:00Z",
+                    "dismissal_date": None,
+                    "created_at": now.isoformat(),
+                    "updated_at": now.isoformat(),
+                    "pk": 1,
+                }
+            )
             cur.execute("ANALYZE")
 
             def lit(value: Any) -> str:
                 return cur.mogrify("%s", (value,)).decode()
 
             defs = {name: lit(value) for name, value in REPORT.items()}
-            defs.update({
-                "actor": str(actor), "key": lit(TOKEN), "time": lit(now), "limit": "NULL", "offset": "0",
-                "streams": lit(["reports", "history"]), "actions": lit(["create", "create"]),
-                "datas": lit([report_json, history_json]),
-                "p_streams": lit(["patients"]), "p_actions": lit(["update"]), "p_datas": lit([patient_json]),
-                "first_name": lit("Bench"), "last_name": lit("pgbench"),
-                "admission_date": lit(dt.datetime(2026, 1, 5, 8, tzinfo=dt.timezone.utc)), "dismissal_date": "NULL",
-            })
+            defs.update(
+                {
+                    "actor": str(actor),
+                    "key": lit(TOKEN),
+                    "time": lit(now),
+                    "limit": "NULL",
+                    "offset": "0",
+                    "streams": lit(["reports", "history"]),
+                    "actions": lit(["create", "create"]),
+                    "datas": lit([report_json, history_json]),
+                    "p_streams": lit(["patients"]),
+                    "p_actions": lit(["update"]),
+                    "p_datas": lit([patient_json]),
+                    "first_name": lit("Bench"),
+                    "last_name": lit("pgbench"),
+                    "admission_date": lit(dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC)),
+                    "dismissal_date": "NULL",
+                }
+            )
     finally:
         conn.close()
     return url, [f"{k}={v}" for k, v in defs.items()]
 
 
 async def _run(args: list[str], timeout: float) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
+    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await asyncio.wait_for(proc.communicate(), timeout)
     return proc.returncode or 0, out.decode(errors="replace")
 
 
-async def pgbench(url: str, name: str, script: str, defs: list[str], clients: int, threads: int,
-                  seconds: float, workdir: Path) -> dict[str, Any]:
+async def pgbench(
+    url: str, name: str, script: str, defs: list[str], clients: int, threads: int, seconds: float, workdir: Path
+) -> dict[str, Any]:
     parts = urlsplit(url)
     path = workdir / f"{name}.sql"
     path.write_text(script)
     prefix = workdir / f"log_{name}"
-    args = ["pgbench", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432),
-            "-U", parts.username or "postgres", "-n", "-M", "simple", "-c", str(clients), "-j", str(threads),
-            "-T", f"{seconds:g}", "-f", str(path), "--log", f"--log-prefix={prefix}",
-            *[x for d in defs for x in ("-D", d)], parts.path.lstrip("/")]
+    args = [
+        "pgbench",
+        "-h",
+        parts.hostname or "127.0.0.1",
+        "-p",
+        str(parts.port or 5432),
+        "-U",
+        parts.username or "postgres",
+        "-n",
+        "-M",
+        "simple",
+        "-c",
+        str(clients),
+        "-j",
+        str(threads),
+        "-T",
+        f"{seconds:g}",
+        "-f",
+        str(path),
+        "--log",
+        f"--log-prefix={prefix}",
+        *[x for d in defs for x in ("-D", d)],
+        parts.path.lstrip("/"),
+    ]
     code, out = await _run(args, seconds + 60)
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
     lat = re.search(r"latency average = ([\d.]+) ms", out)
@@ -190,32 +273,61 @@ async def pgbench(url: str, name: str, script: str, defs: list[str], clients: in
     return {
         "tps": float(tps.group(1)) if tps else None,
         "latency_avg_ms": float(lat.group(1)) if lat else None,
-        "p50_ms": stats["p50_ms"], "p99_ms": stats["p99_ms"],
+        "p50_ms": stats["p50_ms"],
+        "p99_ms": stats["p99_ms"],
         "transactions": int(processed.group(1)) if processed else None,
         "failed": int(failed.group(1)) if failed else None,
-        "aborted": aborted, "exit": code,
-        "clients": clients, "threads": threads, "seconds": seconds,
+        "aborted": aborted,
+        "exit": code,
+        "clients": clients,
+        "threads": threads,
+        "seconds": seconds,
         **({"output": out[-2000:]} if (code or aborted or not tps) else {}),
     }
 
 
 async def redis_publish(redis_url: str, requests: int, clients: int) -> dict[str, Any]:
     parts = urlsplit(redis_url)
-    args = ["redis-benchmark", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379),
-            "-q", "-n", str(requests), "-c", str(clients), "--csv", "PUBLISH", "bench:ch", "hello"]
+    args = [
+        "redis-benchmark",
+        "-h",
+        parts.hostname or "127.0.0.1",
+        "-p",
+        str(parts.port or 6379),
+        "-q",
+        "-n",
+        str(requests),
+        "-c",
+        str(clients),
+        "--csv",
+        "PUBLISH",
+        "bench:ch",
+        "hello",
+    ]
     code, out = await _run(args, 120)
     rows = [line for line in out.splitlines() if line.startswith('"PUBLISH')]
     if not rows:
         return {"error": out[-500:], "exit": code}
     cols = [c.strip('"') for c in rows[-1].split('","')]
-    return {"rps": float(cols[1]), "avg_ms": float(cols[2]), "p50_ms": float(cols[4]), "p99_ms": float(cols[6]),
-            "requests": requests, "clients": clients}
+    return {
+        "rps": float(cols[1]),
+        "avg_ms": float(cols[2]),
+        "p50_ms": float(cols[4]),
+        "p99_ms": float(cols[6]),
+        "requests": requests,
+        "clients": clients,
+    }
 
 
 LOCK = "SELECT pg_advisory_xact_lock(1684368999)\\;\n"
 # (result name, script, clients, transformation) -- the limits of every run
-STANDARD = [("create_min", "create_min", 16, None), ("create_full", "create_full", 16, None),
-            ("retrieve", "retrieve", 16, None), ("list", "list", 16, None), ("patch", "patch", 16, None)]
+STANDARD = [
+    ("create_min", "create_min", 16, None),
+    ("create_full", "create_full", 16, None),
+    ("retrieve", "retrieve", 16, None),
+    ("list", "list", 16, None),
+    ("patch", "patch", 16, None),
+]
 # --diagnose: where the report create's time goes (not limits of the service's SQL as it is)
 DIAGNOSTIC = [
     ("create_full_c4", "create_full", 4, None),
@@ -225,8 +337,9 @@ DIAGNOSTIC = [
 ]
 
 
-async def run(admin_url: str, redis_url: str, seconds: float, publish_requests: int,
-              diagnose: bool = False, cpu: Any = None) -> dict[str, Any]:
+async def run(
+    admin_url: str, redis_url: str, seconds: float, publish_requests: int, diagnose: bool = False, cpu: Any = None
+) -> dict[str, Any]:
     missing = [tool for tool in ("pgbench", "redis-benchmark") if not shutil.which(tool)]
     results: dict[str, Any] = {}
     if "redis-benchmark" not in missing:
@@ -247,8 +360,11 @@ async def run(admin_url: str, redis_url: str, seconds: float, publish_requests: 
                     r["cpu"] = b
                     r["postgres_cpu_ms_per_tx"] = round(1000 * b["postgres"] / r["tps"], 3)
                 results[f"pgbench_{name}"] = r
-                print(f"  pgbench {name:<16} {r['tps']} tps  avg {r['latency_avg_ms']} ms  p99 {r['p99_ms']} ms"
-                      + ("  ABORTED" if r["aborted"] else ""), flush=True)
+                print(
+                    f"  pgbench {name:<16} {r['tps']} tps  avg {r['latency_avg_ms']} ms  p99 {r['p99_ms']} ms"
+                    + ("  ABORTED" if r["aborted"] else ""),
+                    flush=True,
+                )
     if missing:
         results["missing_tools"] = missing
     return {"limits": results, "pgbench_scripts": scripts()}

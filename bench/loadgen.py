@@ -15,6 +15,7 @@ the clients kept up.
 Commands (``op``): connect, close_all, status, rr, fanout_start, fanout_count,
 fanout_stop, listen_start, listen_stop, write_loop, exit.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,7 +25,8 @@ import random
 import sys
 import time
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -52,7 +54,7 @@ def client_frame(opcode: int, payload: bytes) -> bytes:
     return header + key + _mask(payload, key)
 
 
-def _ignore(conn: "WSClient", payload: bytes, now_ns: int) -> None:
+def _ignore(conn: WSClient, payload: bytes, now_ns: int) -> None:
     return None
 
 
@@ -128,17 +130,17 @@ class WSClient(asyncio.Protocol):
             if length == 126:
                 if n - pos < 4:
                     break
-                length, head = int.from_bytes(buf[pos + 2: pos + 4], "big"), 4
+                length, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
             elif length == 127:
                 if n - pos < 10:
                     break
-                length, head = int.from_bytes(buf[pos + 2: pos + 10], "big"), 10
+                length, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
             if b1 & 0x80:  # servers never mask; treat as a protocol error
                 self._fail("masked server frame")
                 return
             if n - pos < head + length:
                 break
-            payload = bytes(buf[pos + head: pos + head + length])
+            payload = bytes(buf[pos + head : pos + head + length])
             pos += head + length
             opcode = b0 & 0x0F
             if opcode == 0x1:
@@ -183,6 +185,7 @@ def handshake_request(host: str, port: int, path: str) -> bytes:
 
 # -- measurement helpers -----------------------------------------------------
 
+
 class LagMeter:
     """Event-loop lag: how late a 10 ms timer fires (max and sum)."""
 
@@ -221,6 +224,7 @@ LAG = LagMeter()
 
 # -- commands ----------------------------------------------------------------
 
+
 async def op_connect(cmd: dict[str, Any]) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     host, port, path = cmd.get("host", "127.0.0.1"), int(cmd["port"]), cmd["path"]
@@ -240,8 +244,8 @@ async def op_connect(cmd: dict[str, Any]) -> dict[str, Any]:
             proto: WSClient | None = None
             try:
                 _, proto = await asyncio.wait_for(
-                    loop.create_connection(lambda: WSClient(handshake_request(host, port, path)), host, port),
-                    timeout)
+                    loop.create_connection(lambda: WSClient(handshake_request(host, port, path)), host, port), timeout
+                )
                 await asyncio.wait_for(proto.handshake, timeout)
                 STATE.conns.append(proto)
             except Exception as exc:  # counted, reported
@@ -250,8 +254,13 @@ async def op_connect(cmd: dict[str, Any]) -> dict[str, Any]:
                     proto.close()
 
     await asyncio.gather(*(one() for _ in range(n)))
-    return {"connected": n - sum(errors.values()), "failed": sum(errors.values()), "errors": dict(errors),
-            "seconds": round(time.monotonic() - t0, 3), "open": _open_count()}
+    return {
+        "connected": n - sum(errors.values()),
+        "failed": sum(errors.values()),
+        "errors": dict(errors),
+        "seconds": round(time.monotonic() - t0, 3),
+        "open": _open_count(),
+    }
 
 
 def _open_count() -> int:
@@ -269,8 +278,12 @@ async def op_close_all(cmd: dict[str, Any]) -> dict[str, Any]:
 
 
 async def op_status(cmd: dict[str, Any]) -> dict[str, Any]:
-    return {"open": _open_count(), "lost": STATE.lost, "frames": STATE.frames,
-            "notifications": len(STATE.notifications)}
+    return {
+        "open": _open_count(),
+        "lost": STATE.lost,
+        "frames": STATE.frames,
+        "notifications": len(STATE.notifications),
+    }
 
 
 def _rr_on_text(conn: WSClient, payload: bytes, now_ns: int) -> None:
@@ -279,7 +292,7 @@ def _rr_on_text(conn: WSClient, payload: bytes, now_ns: int) -> None:
         return
     j = payload.find(b"}", i)
     try:
-        rid = int(payload[i + 13: j])
+        rid = int(payload[i + 13 : j])
     except ValueError:
         return  # a broadcast (request_id null)
     if rid == conn.expect and not conn.waiter.done():
@@ -320,7 +333,7 @@ async def op_rr(cmd: dict[str, Any]) -> dict[str, Any]:
             conn.send_text(frame)
             try:
                 ok = await asyncio.wait_for(conn.waiter, timeout=max(0.1, end + 5 - time.time()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 errors["timeout"] += 1
                 return
             except ConnectionError:
@@ -375,8 +388,14 @@ async def op_fanout_stop(cmd: dict[str, Any]) -> dict[str, Any]:
     delays, STATE.delays = STATE.delays, []
     seqs, STATE.seqs = STATE.seqs, []
     per_seq, STATE.per_seq = STATE.per_seq, Counter()
-    return {"delays_us": delays, "seqs": seqs, "per_seq": {str(k): v for k, v in per_seq.items()}, "open": _open_count(),
-            "lost_sockets": STATE.lost, **load}
+    return {
+        "delays_us": delays,
+        "seqs": seqs,
+        "per_seq": {str(k): v for k, v in per_seq.items()},
+        "open": _open_count(),
+        "lost_sockets": STATE.lost,
+        **load,
+    }
 
 
 def _listen_on_text(conn: WSClient, payload: bytes, now_ns: int) -> None:
@@ -432,20 +451,28 @@ async def op_write_loop(cmd: dict[str, Any]) -> dict[str, Any]:
                 async with session.patch(url, json=body) as resp:
                     await resp.read()
                     status = resp.status
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 status = -1
                 print(f"writer: {exc!r}", file=sys.stderr)
             end_ns = time.time_ns()
             if measured:
-                records.append({"seq": seq, "slot_ns": int(slot * 1e9), "start_ns": start_ns,
-                                "end_ns": end_ns, "status": status})
+                records.append(
+                    {"seq": seq, "slot_ns": int(slot * 1e9), "start_ns": start_ns, "end_ns": end_ns, "status": status}
+                )
     return {"writes": records}
 
 
 OPS = {
-    "connect": op_connect, "close_all": op_close_all, "status": op_status, "rr": op_rr,
-    "fanout_start": op_fanout_start, "fanout_count": op_fanout_count, "fanout_stop": op_fanout_stop,
-    "listen_start": op_listen_start, "listen_stop": op_listen_stop, "write_loop": op_write_loop,
+    "connect": op_connect,
+    "close_all": op_close_all,
+    "status": op_status,
+    "rr": op_rr,
+    "fanout_start": op_fanout_start,
+    "fanout_count": op_fanout_count,
+    "fanout_stop": op_fanout_stop,
+    "listen_start": op_listen_start,
+    "listen_stop": op_listen_stop,
+    "write_loop": op_write_loop,
 }
 
 

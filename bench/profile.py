@@ -1,8 +1,10 @@
 """Optional py-spy profiles of the server process during measured windows
 (``--profile``): raw collapsed stacks per scenario, and a top-functions summary."""
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import sys
 from collections import Counter
@@ -67,17 +69,28 @@ class Profiler:
         self.outdir.mkdir(parents=True, exist_ok=True)
         raw = self.outdir / f"{name}.txt"
         proc = await asyncio.create_subprocess_exec(
-            self.exe, "record", "--pid", str(self.pid_of()), "--duration", str(max(1, int(duration))),
-            "--rate", str(self.rate), "--format", "raw", "--output", str(raw), *(["--native"] if self.native else []),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            self.exe,
+            "record",
+            "--pid",
+            str(self.pid_of()),
+            "--duration",
+            str(max(1, int(duration))),
+            "--rate",
+            str(self.rate),
+            "--format",
+            "raw",
+            "--output",
+            str(raw),
+            *(["--native"] if self.native else []),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         await proc.wait()
         if raw.exists():
             self.summaries[name] = {"file": str(raw), "seconds": duration, "rate": self.rate, **summarize(raw)}
 
     async def end(self) -> None:
         if self._task is not None:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._task, 60)
-            except asyncio.TimeoutError:
-                pass
             self._task = None

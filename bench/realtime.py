@@ -1,11 +1,13 @@
 """WebSocket scenarios: request/response, fan-out, idle capacity, reminders."""
+
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import time
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import psycopg2
 
@@ -27,8 +29,16 @@ def _clients_summary(loads: list[dict[str, Any]]) -> dict[str, Any]:
 
 # -- request/response over the socket ----------------------------------------
 
-async def rr(target: Target, clients: Clients, cpu: CpuSampler, sockets: int, warmup: float, duration: float,
-             profiler: Any = None) -> dict[str, Any]:
+
+async def rr(
+    target: Target,
+    clients: Clients,
+    cpu: CpuSampler,
+    sockets: int,
+    warmup: float,
+    duration: float,
+    profiler: Any = None,
+) -> dict[str, Any]:
     conn = await clients.connect(sockets, target.port, target.ws_path)
     if conn["failed"]:
         raise RuntimeError(f"WebSocket connect failed: {conn['errors']}")
@@ -40,9 +50,17 @@ async def rr(target: Target, clients: Clients, cpu: CpuSampler, sockets: int, wa
             shares = clients.split(sockets)
             if profiler:
                 profiler.begin(name, duration, delay=0.5 + warmup)
-            outs = await clients.all("rr", [{"sockets": s} for s in shares], stream="patients", action=action,
-                                     pks=target.patient_ids, start_at=start_at, warmup=warmup, duration=duration,
-                                     timeout=warmup + duration + 60)
+            outs = await clients.all(
+                "rr",
+                [{"sockets": s} for s in shares],
+                stream="patients",
+                action=action,
+                pks=target.patient_ids,
+                start_at=start_at,
+                warmup=warmup,
+                duration=duration,
+                timeout=warmup + duration + 60,
+            )
             if profiler:
                 await profiler.end()
             lat = [v for o in outs for v in o["latencies_us"]]
@@ -56,7 +74,9 @@ async def rr(target: Target, clients: Clients, cpu: CpuSampler, sockets: int, wa
                 "seconds": duration,
                 "round_trips": stats["count"],
                 "rps": round(stats["count"] / duration, 1),
-                "p50_ms": stats["p50_ms"], "p90_ms": stats["p90_ms"], "p99_ms": stats["p99_ms"],
+                "p50_ms": stats["p50_ms"],
+                "p90_ms": stats["p90_ms"],
+                "p99_ms": stats["p99_ms"],
                 "max_ms": stats["max_ms"],
                 "errors": sum(errors.values()),
                 "error_detail": dict(errors),
@@ -65,9 +85,11 @@ async def rr(target: Target, clients: Clients, cpu: CpuSampler, sockets: int, wa
                 **_clients_summary(outs),
             }
             r = results[name]
-            print(f"  {name:<22} {r['rps']:>9.1f} rt/s   p50 {r['p50_ms']:>8.2f} ms  p99 {r['p99_ms']:>8.2f} ms"
-                  f"  errors {r['errors']}  CPU {r['cpu']}  client CPU max {r['client_cpu_max']}",
-                  flush=True)
+            print(
+                f"  {name:<22} {r['rps']:>9.1f} rt/s   p50 {r['p50_ms']:>8.2f} ms  p99 {r['p99_ms']:>8.2f} ms"
+                f"  errors {r['errors']}  CPU {r['cpu']}  client CPU max {r['client_cpu_max']}",
+                flush=True,
+            )
     finally:
         await clients.close_all()
         await _wait_sessions_closed()
@@ -76,8 +98,18 @@ async def rr(target: Target, clients: Clients, cpu: CpuSampler, sockets: int, wa
 
 # -- fan-out -------------------------------------------------------------------
 
-async def fanout(target: Target, clients: Clients, writer: LoadGen, cpu: CpuSampler, sizes: list[int],
-                 warmup: float, duration: float, period: float = 0.1, profiler: Any = None) -> dict[str, Any]:
+
+async def fanout(
+    target: Target,
+    clients: Clients,
+    writer: LoadGen,
+    cpu: CpuSampler,
+    sizes: list[int],
+    warmup: float,
+    duration: float,
+    period: float = 0.1,
+    profiler: Any = None,
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
     patient = target.patient_ids[0]
     url = f"{target.base_url}/api/patients/{patient}/"
@@ -96,8 +128,15 @@ async def fanout(target: Target, clients: Clients, writer: LoadGen, cpu: CpuSamp
             if profiler:
                 profiler.begin(name, duration, delay=0.2 + warm * period)
             t0 = time.time()
-            out = await writer.call("write_loop", timeout=warmup + duration + 60, url=url, token=target.token,
-                                    period=period, warmup=warm, count=count)
+            out = await writer.call(
+                "write_loop",
+                timeout=warmup + duration + 60,
+                url=url,
+                token=target.token,
+                period=period,
+                warmup=warm,
+                count=count,
+            )
             t1 = time.time()
             if profiler:
                 await profiler.end()
@@ -122,7 +161,9 @@ async def fanout(target: Target, clients: Clients, writer: LoadGen, cpu: CpuSamp
             # the same delay counted from the end of the writer's request (its response):
             # what the fan-out itself adds after the write's own database work
             took = {w["seq"]: (w["end_ns"] - w["start_ns"]) // 1000 for w in writes}
-            after = summarize_ms(d - took[s] for o in outs for d, s in zip(o["delays_us"], o["seqs"]) if s in took)
+            after = summarize_ms(
+                d - took[s] for o in outs for d, s in zip(o["delays_us"], o["seqs"], strict=True) if s in took
+            )
             lateness = [(w["start_ns"] - w["slot_ns"]) / 1e6 for w in writes]
             write_ms = sorted((w["end_ns"] - w["start_ns"]) / 1e6 for w in writes)
             measured_s = (writes[-1]["end_ns"] - writes[0]["start_ns"]) / 1e9 if writes else duration
@@ -139,9 +180,12 @@ async def fanout(target: Target, clients: Clients, writer: LoadGen, cpu: CpuSamp
                 "lost": max(0, expected - delivered),
                 "duplicates": sum(max(0, per_seq[s] - subscribers) for s in ok_seqs),
                 "deliveries_per_s": round(delivered / measured_s, 1) if measured_s > 0 else None,
-                "p50_ms": stats["p50_ms"], "p90_ms": stats["p90_ms"], "p99_ms": stats["p99_ms"],
+                "p50_ms": stats["p50_ms"],
+                "p90_ms": stats["p90_ms"],
+                "p99_ms": stats["p99_ms"],
                 "max_ms": stats["max_ms"],
-                "after_response_p50_ms": after["p50_ms"], "after_response_p99_ms": after["p99_ms"],
+                "after_response_p50_ms": after["p50_ms"],
+                "after_response_p99_ms": after["p99_ms"],
                 "writer_max_lateness_ms": round(max(lateness), 2) if lateness else None,
                 "writer_late_writes": sum(1 for x in lateness if x >= period * 1000 / 2),
                 "writer_behind": any(x >= period * 1000 / 2 for x in lateness),
@@ -153,10 +197,13 @@ async def fanout(target: Target, clients: Clients, writer: LoadGen, cpu: CpuSamp
                 **_clients_summary(outs),
             }
             r = results[name]
-            print(f"  {name:<22} p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  max {r['max_ms']} ms"
-                  f"  delivered {r['delivered']}/{r['expected']}  writer max late {r['writer_max_lateness_ms']} ms"
-                  f"  CPU {r['cpu']}  client CPU max {r['client_cpu_max']}"
-                  f" lag max {r['client_loop_lag_max_ms']} ms", flush=True)
+            print(
+                f"  {name:<22} p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  max {r['max_ms']} ms"
+                f"  delivered {r['delivered']}/{r['expected']}  writer max late {r['writer_max_lateness_ms']} ms"
+                f"  CPU {r['cpu']}  client CPU max {r['client_cpu_max']}"
+                f" lag max {r['client_loop_lag_max_ms']} ms",
+                flush=True,
+            )
         finally:
             await clients.close_all()
             await _wait_sessions_closed(1.0 + n / 5000)
@@ -165,8 +212,15 @@ async def fanout(target: Target, clients: Clients, writer: LoadGen, cpu: CpuSamp
 
 # -- idle capacity --------------------------------------------------------------
 
-async def capacity(target: Target, clients: Clients, steps: list[int], settle: float = 2.0,
-                   restart: Callable[[], int] | None = None, profiler: Any = None) -> dict[str, Any]:
+
+async def capacity(
+    target: Target,
+    clients: Clients,
+    steps: list[int],
+    settle: float = 2.0,
+    restart: Callable[[], int] | None = None,
+    profiler: Any = None,
+) -> dict[str, Any]:
     """Idle authenticated sessions held, stepped up; the server's RSS at each step."""
     if restart is not None:  # a fresh process: memory freed by earlier scenarios would hide the cost
         target.server_pid = restart()
@@ -195,12 +249,24 @@ async def capacity(target: Target, clients: Clients, steps: list[int], settle: f
             held = open_after
             rss = rss_kib(pid) if pid else None
             per = round((rss - base) / open_after, 2) if (rss is not None and base is not None and open_after) else None
-            rows.append({"target": step, "open": open_after, "failed": conn["failed"], "errors": conn["errors"],
-                         "connect_seconds": round(t1 - t0, 2),
-                         "connects_per_s": round((step - (rows[-1]["open"] if rows else 0)) / (t1 - t0), 1),
-                         "rss_kib": rss, "kib_per_session": per, "server_fds": open_fds(pid) if pid else None})
-            print(f"  capacity {step:>6}: open {open_after:>6}  failed {conn['failed']}  RSS "
-                  f"{rss} KiB  {per} KiB/session  ({t1 - t0:.1f} s to connect)", flush=True)
+            rows.append(
+                {
+                    "target": step,
+                    "open": open_after,
+                    "failed": conn["failed"],
+                    "errors": conn["errors"],
+                    "connect_seconds": round(t1 - t0, 2),
+                    "connects_per_s": round((step - (rows[-1]["open"] if rows else 0)) / (t1 - t0), 1),
+                    "rss_kib": rss,
+                    "kib_per_session": per,
+                    "server_fds": open_fds(pid) if pid else None,
+                }
+            )
+            print(
+                f"  capacity {step:>6}: open {open_after:>6}  failed {conn['failed']}  RSS "
+                f"{rss} KiB  {per} KiB/session  ({t1 - t0:.1f} s to connect)",
+                flush=True,
+            )
             if open_now < step or conn["failed"]:
                 break
     finally:
@@ -208,28 +274,40 @@ async def capacity(target: Target, clients: Clients, steps: list[int], settle: f
         await _wait_sessions_closed(2.0)
     after = rss_kib(pid) if pid else None
     top = rows[-1] if rows else {}
-    return {"capacity": {
-        "fd_limit": limit, "cap": cap, "fresh_process": restart is not None, "steps": rows, "rss_base_kib": base, "rss_after_close_kib": after,
-        "max_open": max((r["open"] for r in rows), default=0),
-        "requested_max": max(steps, default=0),
-        "kib_per_session": top.get("kib_per_session"),
-    }}
+    return {
+        "capacity": {
+            "fd_limit": limit,
+            "cap": cap,
+            "fresh_process": restart is not None,
+            "steps": rows,
+            "rss_base_kib": base,
+            "rss_after_close_kib": after,
+            "max_open": max((r["open"] for r in rows), default=0),
+            "requested_max": max(steps, default=0),
+            "kib_per_session": top.get("kib_per_session"),
+        }
+    }
 
 
 # -- reminder lateness -----------------------------------------------------------
+
 
 def _db_lateness(database_url: str, patient_ids: list[int]) -> dict[str, Any]:
     conn = psycopg2.connect(database_url)
     try:
         with conn.cursor() as cur:
-            cur.execute("""
+            cur.execute(
+                """
                 SELECT n.patient, extract(epoch FROM n.created_at - m.run_at)::float8,
                        extract(epoch FROM m.fired_at - m.run_at)::float8
                   FROM notifications n JOIN reminders m ON m.patient = n.patient
-                 WHERE n.type = 'observation_due' AND n.patient = ANY(%s)""", (patient_ids,))
+                 WHERE n.type = 'observation_due' AND n.patient = ANY(%s)""",
+                (patient_ids,),
+            )
             rows = cur.fetchall()
-            cur.execute("""SELECT count(*) FROM reminders WHERE patient = ANY(%s) AND fired_at IS NOT NULL""",
-                        (patient_ids,))
+            cur.execute(
+                """SELECT count(*) FROM reminders WHERE patient = ANY(%s) AND fired_at IS NOT NULL""", (patient_ids,)
+            )
             (fired_rows,) = cur.fetchone()
     finally:
         conn.close()
@@ -240,13 +318,24 @@ def _db_lateness(database_url: str, patient_ids: list[int]) -> dict[str, Any]:
         "patients_notified": len(per_patient),
         "doubles": sum(1 for v in per_patient.values() if v > 1),
         "reminders_fired": fired_rows,
-        "p50_ms": stats["p50_ms"], "p99_ms": stats["p99_ms"], "max_ms": stats["max_ms"],
+        "p50_ms": stats["p50_ms"],
+        "p99_ms": stats["p99_ms"],
+        "max_ms": stats["max_ms"],
     }
 
 
-async def reminders(target: Target, listener: LoadGen, count: int, lead: float, spread: float, grace: float,
-                    start_worker: Callable[[], Any] | None = None, stop_worker: Callable[[], None] | None = None,
-                    profiler: Any = None, cpu: CpuSampler | None = None) -> dict[str, Any]:
+async def reminders(
+    target: Target,
+    listener: LoadGen,
+    count: int,
+    lead: float,
+    spread: float,
+    grace: float,
+    start_worker: Callable[[], Any] | None = None,
+    stop_worker: Callable[[], None] | None = None,
+    profiler: Any = None,
+    cpu: CpuSampler | None = None,
+) -> dict[str, Any]:
     tag = f"rem{int(time.time())}"
     if start_worker is not None:
         start_worker()
@@ -263,13 +352,20 @@ async def reminders(target: Target, listener: LoadGen, count: int, lead: float, 
         interval_h = 1
 
         def body(pid: int) -> dict[str, Any]:
-            t = dt.datetime.fromtimestamp(due[pid] - interval_h * 3600, dt.timezone.utc)
-            return {"patient": pid, "time": t.isoformat().replace("+00:00", "Z"), "monitoring_interval": interval_h,
-                    "fever": "38.00", "o2_saturation": 98, "status": "febrile"}
+            t = dt.datetime.fromtimestamp(due[pid] - interval_h * 3600, dt.UTC)
+            return {
+                "patient": pid,
+                "time": t.isoformat().replace("+00:00", "Z"),
+                "monitoring_interval": interval_h,
+                "fever": "38.00",
+                "o2_saturation": 98,
+                "status": "febrile",
+            }
 
         async with session(target.token) as s:
-            await bounded_gather([request(s, "POST", f"{target.base_url}/api/reports/", body(pid))
-                                  for pid in patient_ids], 16)
+            await bounded_gather(
+                [request(s, "POST", f"{target.base_url}/api/reports/", body(pid)) for pid in patient_ids], 16
+            )
         created_at = time.time()
         setup_overran = created_at > base
         if profiler:
@@ -301,18 +397,25 @@ async def reminders(target: Target, listener: LoadGen, count: int, lead: float, 
             "lost": count - len(first),
             "doubles": sum(1 for v in per_patient.values() if v > 1),
             "early": sum(1 for x in lateness_us if x < 0),
-            "p50_ms": stats["p50_ms"], "p90_ms": stats["p90_ms"], "p99_ms": stats["p99_ms"], "max_ms": stats["max_ms"],
+            "p50_ms": stats["p50_ms"],
+            "p90_ms": stats["p90_ms"],
+            "p99_ms": stats["p99_ms"],
+            "max_ms": stats["max_ms"],
             "setup_seconds": round(created_at - t_setup, 2),
             "setup_overran": setup_overran,
-            "lead_seconds": lead, "spread_seconds": spread,
+            "lead_seconds": lead,
+            "spread_seconds": spread,
             "cpu": cpu.breakdown(base, base + spread) if cpu else None,
         }
         if target.database_url:
             result["db"] = _db_lateness(target.database_url, patient_ids)
         r = result
-        print(f"  reminders: received {r['received']}/{r['expected']}  doubles {r['doubles']}  p50 {r['p50_ms']} ms"
-              f"  p99 {r['p99_ms']} ms  max {r['max_ms']} ms" + (f"  (db p99 {r['db']['p99_ms']} ms,"
-              f" doubles {r['db']['doubles']})" if "db" in r else ""), flush=True)
+        print(
+            f"  reminders: received {r['received']}/{r['expected']}  doubles {r['doubles']}  p50 {r['p50_ms']} ms"
+            f"  p99 {r['p99_ms']} ms  max {r['max_ms']} ms"
+            + (f"  (db p99 {r['db']['p99_ms']} ms, doubles {r['db']['doubles']})" if "db" in r else ""),
+            flush=True,
+        )
         return {"reminders": result}
     finally:
         if stop_worker is not None:

@@ -1,5 +1,6 @@
 """Medians over rounds, ratios to the same-run limits, the targets of issue 7,
 and the printed table."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,8 +8,20 @@ from typing import Any
 from .common import median
 
 # Fields where one bad round must show: the worst round is kept, not the median.
-WORST = {"lost", "duplicates", "doubles", "errors", "non_2xx", "socket_errors", "sockets_lost", "connect_failed",
-         "writer_late_writes", "writer_max_lateness_ms", "early", "failed"}
+WORST = {
+    "lost",
+    "duplicates",
+    "doubles",
+    "errors",
+    "non_2xx",
+    "socket_errors",
+    "sockets_lost",
+    "connect_failed",
+    "writer_late_writes",
+    "writer_max_lateness_ms",
+    "early",
+    "failed",
+}
 ANY = {"writer_behind", "setup_overran", "aborted"}
 
 SECTIONS = ("rest", "ws", "fanout", "capacity", "reminders", "limits")
@@ -58,7 +71,11 @@ def ratios(result: dict[str, Any]) -> dict[str, float]:
     """Each service figure ÷ the same-run limit measured on the same SQL / Redis."""
     out: dict[str, float] = {}
     limits = result.get("limits") or {}
-    pg = {k[len("pgbench_"):]: v.get("tps") for k, v in limits.items() if k.startswith("pgbench_") and isinstance(v, dict)}
+    pg = {
+        k[len("pgbench_") :]: v.get("tps")
+        for k, v in limits.items()
+        if k.startswith("pgbench_") and isinstance(v, dict)
+    }
     publish = _get(limits, "redis_publish", "rps")
     for name, r in (result.get("rest") or {}).items():
         if not isinstance(r, dict) or not r.get("rps"):
@@ -90,19 +107,34 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
 
     def add(name: str, value: Any, goal: str, ok: bool | None, note: str = "") -> None:
-        out.append({"target": name, "value": value, "goal": goal,
-                    "result": "n/a" if ok is None else ("PASS" if ok else "FAIL"), "note": note})
+        out.append(
+            {
+                "target": name,
+                "value": value,
+                "goal": goal,
+                "result": "n/a" if ok is None else ("PASS" if ok else "FAIL"),
+                "note": note,
+            }
+        )
 
     rest = summary.get("rest") or {}
-    for mode, label, goal in (("retrieve", "REST retrieve", 1500), ("create", "REST create report", 600),
-                              ("list", "REST list of 100", 500)):
+    for mode, label, goal in (
+        ("retrieve", "REST retrieve", 1500),
+        ("create", "REST create report", 600),
+        ("list", "REST list of 100", 500),
+    ):
         name, r = _best(rest, mode)
         if name is None:
             add(label, None, f">= {goal} req/s", None, "not run")
             continue
         ok = r["rps"] >= goal and not r.get("errors")
-        add(label, round(r["rps"], 1), f">= {goal} req/s", ok,
-            f"best of the concurrencies: {name}; errors {r.get('errors')}")
+        add(
+            label,
+            round(r["rps"], 1),
+            f">= {goal} req/s",
+            ok,
+            f"best of the concurrencies: {name}; errors {r.get('errors')}",
+        )
 
     fan = summary.get("fanout") or {}
     for n, goal in ((1000, 50), (5000, 250)):
@@ -110,47 +142,72 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
         if not r:
             add(f"fan-out N={n} p99", None, f"<= {goal} ms", None, "not run")
             continue
-        add(f"fan-out N={n} p99", r.get("p99_ms"), f"<= {goal} ms",
+        add(
+            f"fan-out N={n} p99",
+            r.get("p99_ms"),
+            f"<= {goal} ms",
             r.get("p99_ms") is not None and r["p99_ms"] <= goal and r.get("subscribers") == n,
-            f"subscribers {r.get('subscribers')}/{n}")
+            f"subscribers {r.get('subscribers')}/{n}",
+        )
     if fan:
         lost = sum((r.get("lost") or 0) + (r.get("duplicates") or 0) for r in fan.values() if isinstance(r, dict))
         sockets = sum(r.get("sockets_lost") or 0 for r in fan.values() if isinstance(r, dict))
-        add("fan-out frames lost", lost, "0 (all N)", lost == 0 and sockets == 0,
+        add(
+            "fan-out frames lost",
+            lost,
+            "0 (all N)",
+            lost == 0 and sockets == 0,
             "; ".join(f"{k}: {r.get('delivered')}/{r.get('expected')}" for k, r in fan.items() if isinstance(r, dict))
-            + (f"; {sockets} sockets cut off" if sockets else ""))
+            + (f"; {sockets} sockets cut off" if sockets else ""),
+        )
         late = max((r.get("writer_max_lateness_ms") or 0) for r in fan.values() if isinstance(r, dict))
         behind = any(r.get("writer_behind") for r in fan.values() if isinstance(r, dict))
-        add("fan-out writer on schedule", round(late, 1), "max lateness < 50 ms (half a period)", not behind,
-            "worst write start after its 100 ms slot, over all N")
+        add(
+            "fan-out writer on schedule",
+            round(late, 1),
+            "max lateness < 50 ms (half a period)",
+            not behind,
+            "worst write start after its 100 ms slot, over all N",
+        )
     else:
         add("fan-out frames lost", None, "0", None, "not run")
 
-    cap = (summary.get("capacity") or {})
+    cap = summary.get("capacity") or {}
     if cap:
         per = cap.get("kib_per_session")
         held = cap.get("max_open")
         goal_n = min(20000, cap.get("cap") or 20000)
         asked = cap.get("requested_max") or 0
-        add("idle sessions memory", per, "<= 40 KiB/session", per is not None and per <= 40,
-            f"at {held} sessions")
-        add("idle sessions held", held,
+        add("idle sessions memory", per, "<= 40 KiB/session", per is not None and per <= 40, f"at {held} sessions")
+        add(
+            "idle sessions held",
+            held,
             f">= {min(goal_n, asked):,} (20,000 capped by the fd limit {cap.get('fd_limit')})",
             None if asked < goal_n - 1000 else (held is not None and held >= min(goal_n, asked)),
-            f"this run asked for {asked:,} only" if asked < goal_n - 1000 else "")
+            f"this run asked for {asked:,} only" if asked < goal_n - 1000 else "",
+        )
     else:
         add("idle sessions memory", None, "<= 40 KiB/session", None, "not run")
 
     rem = summary.get("reminders") or {}
     if rem:
         db = rem.get("db") or {}
-        add("reminders p99 lateness", rem.get("p99_ms"), "<= 1000 ms",
+        add(
+            "reminders p99 lateness",
+            rem.get("p99_ms"),
+            "<= 1000 ms",
             rem.get("p99_ms") is not None and rem["p99_ms"] <= 1000,
-            f"at the client; in the database p99 {_f(db.get('p99_ms'), 1)} ms" if db else "at the client")
+            f"at the client; in the database p99 {_f(db.get('p99_ms'), 1)} ms" if db else "at the client",
+        )
         lost = rem.get("lost")
-        add("reminders lost", lost, "0", lost == 0 and (not db or db.get("patients_notified") == rem.get("expected")),
+        add(
+            "reminders lost",
+            lost,
+            "0",
+            lost == 0 and (not db or db.get("patients_notified") == rem.get("expected")),
             f"received {rem.get('received')}/{rem.get('expected')}"
-            + (f"; notified in the db {db.get('patients_notified')}" if db else ""))
+            + (f"; notified in the db {db.get('patients_notified')}" if db else ""),
+        )
         doubles = max(rem.get("doubles") or 0, db.get("doubles") or 0)
         add("reminders doubled", doubles, "0", doubles == 0)
     else:
@@ -159,6 +216,7 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # -- printing ----------------------------------------------------------------
+
 
 def _f(v: Any, nd: int = 1) -> str:
     if v is None:
@@ -180,88 +238,141 @@ def table(summary: dict[str, Any], targets_: list[dict[str, Any]], rounds: int) 
     rest = summary.get("rest")
     if rest:
         w(f"REST, wrk, one server process{note}")
-        w(f"  {'scenario':<20}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'srv CPU':>9}{'other':>7}{'srv ms':>8}{'pg ms':>7}  ratio")
-        w("  (srv CPU, other: cores used by the server and by processes unrelated to the benchmark; srv ms, pg ms:"
-          " CPU ms per request in the server and in PostgreSQL; ratio: req/s / pgbench tps of the same SQL)")
+        w(
+            f"  {'scenario':<20}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+            f"{'errors':>8}{'srv CPU':>9}{'other':>7}{'srv ms':>8}{'pg ms':>7}  ratio"
+        )
+        w(
+            "  (srv CPU, other: cores used by the server and by processes unrelated to the benchmark; srv ms, pg ms:"
+            " CPU ms per request in the server and in PostgreSQL; ratio: req/s / pgbench tps of the same SQL)"
+        )
         for name, r in rest.items():
             if not isinstance(r, dict) or "rps" not in r:
                 w(f"  {name}: {r}")
                 continue
-            ratio = next((f"{v:.2f} x pgbench {k.split('/pgbench_')[1]}" for k, v in r_.items()
-                          if k.startswith(name + "/") and "create_min" not in k), "")
-            w(f"  {r['mode']:<20}{r['connections']:>6}{_f(r['rps']):>10}{_f(r['p50_ms'], 2):>9}{_f(r['p99_ms'], 2):>9}"
-              f"{_f(r['errors']):>8}{_f(r.get('server_cpu'), 2):>9}{_f(_get(r, 'cpu', 'other'), 2):>7}"
-              f"{_f(r.get('server_cpu_ms_per_req'), 2):>8}{_f(r.get('postgres_cpu_ms_per_req'), 2):>7}  {ratio}")
+            ratio = next(
+                (
+                    f"{v:.2f} x pgbench {k.split('/pgbench_')[1]}"
+                    for k, v in r_.items()
+                    if k.startswith(name + "/") and "create_min" not in k
+                ),
+                "",
+            )
+            w(
+                f"  {r['mode']:<20}{r['connections']:>6}{_f(r['rps']):>10}"
+                f"{_f(r['p50_ms'], 2):>9}{_f(r['p99_ms'], 2):>9}"
+                f"{_f(r['errors']):>8}{_f(r.get('server_cpu'), 2):>9}{_f(_get(r, 'cpu', 'other'), 2):>7}"
+                f"{_f(r.get('server_cpu_ms_per_req'), 2):>8}{_f(r.get('postgres_cpu_ms_per_req'), 2):>7}  {ratio}"
+            )
     ws = summary.get("ws")
     if ws:
         w(f"WebSocket request/response{note}")
-        w(f"  {'action':<20}{'socks':>6}{'rt/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'srv CPU':>9}{'other':>7}  ratio")
+        w(
+            f"  {'action':<20}{'socks':>6}{'rt/s':>10}{'p50 ms':>9}"
+            f"{'p99 ms':>9}{'errors':>8}{'srv CPU':>9}{'other':>7}  ratio"
+        )
         for name, r in ws.items():
             if not isinstance(r, dict) or "rps" not in r:
                 w(f"  {name}: {r}")
                 continue
-            ratio = next((f"{v:.2f} x pgbench {k.split('/pgbench_')[1]}" for k, v in r_.items()
-                          if k.startswith(name + "/")), "")
-            w(f"  {r['action']:<20}{r['sockets']:>6}{_f(r['rps']):>10}{_f(r['p50_ms'], 2):>9}{_f(r['p99_ms'], 2):>9}"
-              f"{_f(r['errors']):>8}{_f(r.get('server_cpu'), 2):>9}{_f(_get(r, 'cpu', 'other'), 2):>7}"
-              f"  client CPU max {_f(r.get('client_cpu_max'), 2)}")
+            ratio = next(
+                (f"{v:.2f} x pgbench {k.split('/pgbench_')[1]}" for k, v in r_.items() if k.startswith(name + "/")), ""
+            )
+            w(
+                f"  {r['action']:<20}{r['sockets']:>6}{_f(r['rps']):>10}{_f(r['p50_ms'], 2):>9}{_f(r['p99_ms'], 2):>9}"
+                f"{_f(r['errors']):>8}{_f(r.get('server_cpu'), 2):>9}{_f(_get(r, 'cpu', 'other'), 2):>7}"
+                f"  client CPU max {_f(r.get('client_cpu_max'), 2)}"
+            )
             if ratio:
                 lines[-1] += f", {ratio}"
     fan = summary.get("fanout")
     if fan:
         w(f"Fan-out: one PATCH every 100 ms, delay write -> receipt{note}")
-        w(f"  {'N':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'delivered/expected':>22}{'writer late':>13}"
-          f"{'srv CPU':>9}{'other':>7}{'cli CPU':>9}{'cli lag':>9}{'PATCH50':>9}{'aft.p99':>9}  deliveries/s")
-        w("  (PATCH50: the writer's request p50; aft.p99: p99 of the delay counted from the writer's response;"
-          " cli CPU: cores of all load generators; cli lag: worst event-loop lag of one client process)")
+        w(
+            f"  {'N':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'delivered/expected':>22}{'writer late':>13}"
+            f"{'srv CPU':>9}{'other':>7}{'cli CPU':>9}{'cli lag':>9}{'PATCH50':>9}{'aft.p99':>9}  deliveries/s"
+        )
+        w(
+            "  (PATCH50: the writer's request p50; aft.p99: p99 of the delay counted from the writer's response;"
+            " cli CPU: cores of all load generators; cli lag: worst event-loop lag of one client process)"
+        )
         for name, r in fan.items():
             if not isinstance(r, dict) or "p99_ms" not in r:
                 w(f"  {name}: {r}")
                 continue
             ratio = r_.get(f"{name}_deliveries/redis_publish")
-            w(f"  {r['requested']:>6}{_f(r['p50_ms'], 2):>9}{_f(r['p99_ms'], 2):>9}{_f(r['max_ms'], 2):>9}"
-              f"{_f(r['delivered']) + '/' + _f(r['expected']):>22}{_f(r['writer_max_lateness_ms'], 1) + ' ms':>13}"
-              f"{_f(r.get('server_cpu'), 2):>9}{_f(_get(r, 'cpu', 'other'), 2):>7}{_f(_get(r, 'cpu', 'clients'), 2):>9}"
-              f"{_f(r.get('client_loop_lag_max_ms'), 0) + ' ms':>9}{_f(r.get('write_p50_ms'), 1):>9}"
-              f"{_f(r.get('after_response_p99_ms'), 1):>9}  {_f(r.get('deliveries_per_s'), 0)}"
-              + (f" ({ratio:.3f} x redis PUBLISH/s)" if ratio else ""))
+            w(
+                f"  {r['requested']:>6}{_f(r['p50_ms'], 2):>9}{_f(r['p99_ms'], 2):>9}{_f(r['max_ms'], 2):>9}"
+                f"{_f(r['delivered']) + '/' + _f(r['expected']):>22}{_f(r['writer_max_lateness_ms'], 1) + ' ms':>13}"
+                f"{_f(r.get('server_cpu'), 2):>9}{_f(_get(r, 'cpu', 'other'), 2):>7}"
+                f"{_f(_get(r, 'cpu', 'clients'), 2):>9}"
+                f"{_f(r.get('client_loop_lag_max_ms'), 0) + ' ms':>9}{_f(r.get('write_p50_ms'), 1):>9}"
+                f"{_f(r.get('after_response_p99_ms'), 1):>9}  {_f(r.get('deliveries_per_s'), 0)}"
+                + (f" ({ratio:.3f} x redis PUBLISH/s)" if ratio else "")
+            )
     cap = summary.get("capacity")
     if cap:
-        how = ("fresh server process" if cap.get("fresh_process") else
-               "the running server: memory freed by earlier scenarios is reused, so this underestimates")
+        how = (
+            "fresh server process"
+            if cap.get("fresh_process")
+            else "the running server: memory freed by earlier scenarios is reused, so this underestimates"
+        )
         w(f"Idle sessions ({how}; fd limit {_f(cap.get('fd_limit'))}){note}")
         w(f"  base RSS {_f(cap.get('rss_base_kib'))} KiB")
         w(f"  {'sessions':>9}{'RSS KiB':>12}{'KiB/session':>13}{'connect s':>11}")
         for s in cap.get("steps") or []:
-            w(f"  {_f(s['open']):>9}{_f(s['rss_kib']):>12}{_f(s['kib_per_session'], 2):>13}{_f(s['connect_seconds'], 1):>11}"
-              + (f"  failed {s['failed']}: {s['errors']}" if s.get("failed") else ""))
+            w(
+                f"  {_f(s['open']):>9}{_f(s['rss_kib']):>12}"
+                f"{_f(s['kib_per_session'], 2):>13}{_f(s['connect_seconds'], 1):>11}"
+                + (f"  failed {s['failed']}: {s['errors']}" if s.get("failed") else "")
+            )
     rem = summary.get("reminders")
     if rem:
         db = rem.get("db") or {}
         w(f"Reminders: {rem.get('expected')} due within {rem.get('spread_seconds')} s{note}")
-        w(f"  at the client: p50 {_f(rem.get('p50_ms'))} ms  p99 {_f(rem.get('p99_ms'))} ms  max {_f(rem.get('max_ms'))} ms"
-          f"  received {_f(rem.get('received'))}/{_f(rem.get('expected'))}  doubles {_f(rem.get('doubles'))}")
+        w(
+            f"  at the client: p50 {_f(rem.get('p50_ms'))} ms  p99 "
+            f"{_f(rem.get('p99_ms'))} ms  max {_f(rem.get('max_ms'))} ms"
+            f"  received {_f(rem.get('received'))}/{_f(rem.get('expected'))}  doubles {_f(rem.get('doubles'))}"
+        )
         if db:
-            w(f"  in the database (created_at - run_at): p50 {_f(db.get('p50_ms'))} ms  p99 {_f(db.get('p99_ms'))} ms"
-              f"  max {_f(db.get('max_ms'))} ms  notified {_f(db.get('patients_notified'))}  doubles {_f(db.get('doubles'))}")
+            w(
+                f"  in the database (created_at - run_at): p50 {_f(db.get('p50_ms'))} ms  p99 {_f(db.get('p99_ms'))} ms"
+                f"  max {_f(db.get('max_ms'))} ms  notified "
+                f"{_f(db.get('patients_notified'))}  doubles {_f(db.get('doubles'))}"
+            )
         if rem.get("setup_overran"):
-            w("  WARNING: creating the reports took longer than the lead time; early reminders were due before they existed")
+            w(
+                "  WARNING: creating the reports took longer than the"
+                " lead time; early reminders were due before they existed"
+            )
     lim = summary.get("limits")
     if lim:
         w(f"Limits of this machine, same run{note}")
         rp = lim.get("redis_publish") or {}
         if rp:
-            w(f"  redis-benchmark PUBLISH -c 16: {_f(rp.get('rps'))} req/s  p50 {_f(rp.get('p50_ms'), 3)} ms"
-              f"  p99 {_f(rp.get('p99_ms'), 3)} ms")
+            w(
+                f"  redis-benchmark PUBLISH -c 16: {_f(rp.get('rps'))} req/s  p50 {_f(rp.get('p50_ms'), 3)} ms"
+                f"  p99 {_f(rp.get('p99_ms'), 3)} ms"
+            )
         for k, v in lim.items():
             if k.startswith("pgbench_") and isinstance(v, dict):
-                w(f"  pgbench {k[8:]:<20} -c {v.get('clients')}: {_f(v.get('tps'))} tps  avg {_f(v.get('latency_avg_ms'), 2)} ms"
-                  f"  p50 {_f(v.get('p50_ms'), 2)} ms  p99 {_f(v.get('p99_ms'), 2)} ms"
-                  + (f"  PG CPU {_f(v.get('postgres_cpu_ms_per_tx'), 2)} ms/tx" if v.get("postgres_cpu_ms_per_tx") else "")
-                  + ("  ABORTED" if v.get("aborted") else ""))
+                w(
+                    f"  pgbench {k[8:]:<20} -c {v.get('clients')}: "
+                    f"{_f(v.get('tps'))} tps  avg {_f(v.get('latency_avg_ms'), 2)} ms"
+                    f"  p50 {_f(v.get('p50_ms'), 2)} ms  p99 {_f(v.get('p99_ms'), 2)} ms"
+                    + (
+                        f"  PG CPU {_f(v.get('postgres_cpu_ms_per_tx'), 2)} ms/tx"
+                        if v.get("postgres_cpu_ms_per_tx")
+                        else ""
+                    )
+                    + ("  ABORTED" if v.get("aborted") else "")
+                )
     if targets_:
         w("Targets (issue 7)")
         for t in targets_:
-            w(f"  {t['result']:<5} {t['target']:<28} {_f(t['value'], 1):>10}   goal {t['goal']}"
-              + (f"   [{t['note']}]" if t.get("note") else ""))
+            w(
+                f"  {t['result']:<5} {t['target']:<28} {_f(t['value'], 1):>10}   goal {t['goal']}"
+                + (f"   [{t['note']}]" if t.get("note") else "")
+            )
     return "\n".join(lines)

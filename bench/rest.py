@@ -1,4 +1,5 @@
 """REST scenarios through wrk (bench/wrk/bench.lua)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,27 +24,48 @@ def check_wrk() -> str | None:
     return None if shutil.which("wrk") else APT_HINT
 
 
-async def wrk(target: Target, mode: str, connections: int, seconds: float, env_extra: dict[str, str],
-              threads: int) -> dict[str, Any]:
+async def wrk(
+    target: Target, mode: str, connections: int, seconds: float, env_extra: dict[str, str], threads: int
+) -> dict[str, Any]:
     path = "/api/reports/" if mode == "create" else "/api/patients/"
     # wrk takes whole seconds only
-    args = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--latency",
-            "--timeout", "10s", "-s", str(LUA), f"{target.base_url}{path}"]
-    env = {**os.environ, "BENCH_MODE": mode, "BENCH_TOKEN": target.token,
-           "BENCH_IDS": ",".join(map(str, target.patient_ids)), **env_extra}
-    proc = await asyncio.create_subprocess_exec(*args, env=env, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
+    args = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, round(seconds))}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        f"{target.base_url}{path}",
+    ]
+    env = {
+        **os.environ,
+        "BENCH_MODE": mode,
+        "BENCH_TOKEN": target.token,
+        "BENCH_IDS": ",".join(map(str, target.patient_ids)),
+        **env_extra,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), seconds + 60)
     text = out.decode(errors="replace")
     for line in text.splitlines():
         if line.startswith("BENCH_JSON "):
-            return {"raw": orjson.loads(line[len("BENCH_JSON "):]), "text": text}
+            return {"raw": orjson.loads(line[len("BENCH_JSON ") :]), "text": text}
     raise RuntimeError(f"wrk gave no result (exit {proc.returncode}):\n{text}")
 
 
-async def run(target: Target, cpu: CpuSampler, concurrencies: list[int], warmup: float, duration: float,
-              profiler: Any = None) -> dict[str, Any]:
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+async def run(
+    target: Target, cpu: CpuSampler, concurrencies: list[int], warmup: float, duration: float, profiler: Any = None
+) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     env = {"BENCH_TIME": now.isoformat().replace("+00:00", "Z")}
     results: dict[str, Any] = {}
     for mode in MODES:
@@ -85,7 +107,10 @@ async def run(target: Target, cpu: CpuSampler, concurrencies: list[int], warmup:
             if r["rps"] and b:  # CPU per request: where the 2 cores go
                 r["server_cpu_ms_per_req"] = round(1000 * b["server"] / r["rps"], 3)
                 r["postgres_cpu_ms_per_req"] = round(1000 * b["postgres"] / r["rps"], 3)
-            print(f"  {name:<22} {results[name]['rps']:>9.1f} req/s  p50 {results[name]['p50_ms']:>8.2f} ms"
-                  f"  p99 {results[name]['p99_ms']:>8.2f} ms  errors {results[name]['errors']}"
-                  f"  CPU {results[name]['cpu']}", flush=True)
+            print(
+                f"  {name:<22} {results[name]['rps']:>9.1f} req/s  p50 {results[name]['p50_ms']:>8.2f} ms"
+                f"  p99 {results[name]['p99_ms']:>8.2f} ms  errors {results[name]['errors']}"
+                f"  CPU {results[name]['cpu']}",
+                flush=True,
+            )
     return results

@@ -1,5 +1,6 @@
 """The benchmark run: set up (or reach) the service, run the scenarios in
 rounds, print the table and write bench/results/<UTC timestamp>.json."""
+
 from __future__ import annotations
 
 import argparse
@@ -32,12 +33,19 @@ def _ints(text: str) -> list[int]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench", description=(
-        "Dengue Ward benchmarks (issue 7). By default: a fresh database 'dengue_bench' on the local "
-        "PostgreSQL, one server process and, for the reminders, one worker; every scenario; one round."))
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=(
+            "Dengue Ward benchmarks (issue 7). By default: a fresh database 'dengue_bench' on the local "
+            "PostgreSQL, one server process and, for the reminders, one worker; every scenario; one round."
+        ),
+    )
     p.add_argument("--quick", action="store_true", help="short smoke run (about 2 minutes, smaller N)")
-    p.add_argument("--only", default=",".join(SCENARIOS),
-                   help=f"comma-separated scenarios to run (default all: {','.join(SCENARIOS)})")
+    p.add_argument(
+        "--only",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated scenarios to run (default all: {','.join(SCENARIOS)})",
+    )
     p.add_argument("--rounds", type=int, default=1, help="repeat the scenarios N times; the table shows medians")
     p.add_argument("--url", help="target an existing service (http://127.0.0.1:PORT) instead of starting one")
     p.add_argument("--username", default=None, help="with --url: user to log in as")
@@ -45,29 +53,49 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--token", default=None, help="with --url: a token key instead of username/password")
     p.add_argument("--server-pid", type=int, help="with --url: the server's pid, for its RSS and CPU")
     p.add_argument("--database-url", help="with --url: the service's database, for the reminders' own timings")
-    p.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                   help="PostgreSQL to create the bench databases on (trust auth)")
+    p.add_argument(
+        "--pg-admin-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="PostgreSQL to create the bench databases on (trust auth)",
+    )
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra environment for the server and worker (e.g. DB_POOL_MAX=20); repeatable")
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the server and worker (e.g. DB_POOL_MAX=20); repeatable",
+    )
     p.add_argument("--warmup", type=float, help="seconds of warm-up before each measured window (default 2)")
     p.add_argument("--duration", type=float, help="seconds of each measured window (default 10)")
     p.add_argument("--concurrency", type=_ints, help="REST connections (default 16,64)")
     p.add_argument("--ws-sockets", type=int, help="WebSocket request/response sockets (default 16)")
     p.add_argument("--fanout-sizes", type=_ints, help="fan-out subscribers (default 100,1000,5000)")
-    p.add_argument("--capacity-steps", type=_ints,
-                   help="idle sessions held, stepped (default 1000,5000,10000,15000,19000; capped below the fd limit)")
+    p.add_argument(
+        "--capacity-steps",
+        type=_ints,
+        help="idle sessions held, stepped (default 1000,5000,10000,15000,19000; capped below the fd limit)",
+    )
     p.add_argument("--reminders", type=int, help="reminders due within the same minute (default 1000)")
     p.add_argument("--client-procs", type=int, default=4, help="load-generating processes for the sockets")
     p.add_argument("--limits-seconds", type=float, help="pgbench -T (default 10)")
-    p.add_argument("--no-restart", action="store_true",
-                   help="measure capacity on the running server instead of a freshly started one")
-    p.add_argument("--profile", action="store_true",
-                   help="record py-spy profiles of the server during each measured window (adds overhead)")
+    p.add_argument(
+        "--no-restart",
+        action="store_true",
+        help="measure capacity on the running server instead of a freshly started one",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="record py-spy profiles of the server during each measured window (adds overhead)",
+    )
     p.add_argument("--profile-native", action="store_true", help="with --profile: include C frames (py-spy --native)")
-    p.add_argument("--diagnose", action="store_true",
-                   help="also run pgbench variants of the report create (fewer clients, without the advisory "
-                        "lock, synchronous_commit off) to show where its time goes (+40 s)")
+    p.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="also run pgbench variants of the report create (fewer clients, without the advisory "
+        "lock, synchronous_commit off) to show where its time goes (+40 s)",
+    )
     p.add_argument("--show", metavar="JSON", help="print the table of an earlier run's JSON file and exit")
     p.add_argument("--output", help="JSON path (default bench/results/<UTC timestamp>.json)")
     return p
@@ -101,11 +129,13 @@ def _version(cmd: list[str]) -> str | None:
 
 def tree_state() -> dict[str, Any]:
     """Which code was measured: commit, uncommitted files and a hash of the tree."""
+
     def git(*a: str) -> str:
         try:
             return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
+
     digest = hashlib.sha256()
     for folder in ("service", "sql", "migrations"):
         for path in sorted((ROOT / folder).rglob("*")):
@@ -114,7 +144,9 @@ def tree_state() -> dict[str, Any]:
                 digest.update(path.read_bytes())
     return {
         "commit": git("rev-parse", "HEAD"),
-        "uncommitted": [line for line in git("status", "--porcelain", "--", "service", "sql", "migrations").splitlines()],
+        "uncommitted": [
+            line for line in git("status", "--porcelain", "--", "service", "sql", "migrations").splitlines()
+        ],
         "sha256_service_sql_migrations": digest.hexdigest(),
     }
 
@@ -129,13 +161,21 @@ def machine() -> dict[str, Any]:
         mem = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
     except (OSError, StopIteration):
         mem = ""
-    import aiohttp
     import resource
+
+    import aiohttp
+
     return {
-        "hostname": platform.node(), "cpus": os.cpu_count(), "cpu_model": cpu_model, "mem": mem.split(":")[-1].strip(),
-        "kernel": platform.release(), "python": platform.python_version(), "aiohttp": aiohttp.__version__,
+        "hostname": platform.node(),
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "mem": mem.split(":")[-1].strip(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "aiohttp": aiohttp.__version__,
         "fd_limit": list(resource.getrlimit(resource.RLIMIT_NOFILE)),
-        "postgres": _version(["psql", "--version"]), "redis": _version(["redis-server", "--version"]),
+        "postgres": _version(["psql", "--version"]),
+        "redis": _version(["redis-server", "--version"]),
         "wrk": _version(["wrk", "--version"]),
     }
 
@@ -167,7 +207,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 print(f"{tool} is missing: apt-get install -y {pkg}", file=sys.stderr)
                 return 2
     cfg = settings_of(args)
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     logdir = RESULTS_DIR / f"{stamp}-logs"
@@ -200,15 +240,17 @@ async def main_async(args: argparse.Namespace) -> int:
             managed = Managed(args.pg_admin_url, args.redis_url, logdir, extra_env)
             await asyncio.to_thread(managed.setup)
             pid = await asyncio.to_thread(managed.start_server)
-            target = Target(f"http://127.0.0.1:{managed.port}", server_pid=pid,
-                            database_url=managed.database_url, managed=True)
+            target = Target(
+                f"http://127.0.0.1:{managed.port}", server_pid=pid, database_url=managed.database_url, managed=True
+            )
             target.token = await login(target.base_url, "bench", managed.password)
         target.patient_ids = await seed_patients(target, 100)
         cpu.retarget(target.server_pid)
         cpu.start()
         if args.profile:
-            profiler = Profiler(lambda: target.server_pid, RESULTS_DIR / f"{stamp}-profiles",
-                                native=args.profile_native)
+            profiler = Profiler(
+                lambda: target.server_pid, RESULTS_DIR / f"{stamp}-profiles", native=args.profile_native
+            )
             if profiler.exe is None:
                 print("py-spy not found (pip install py-spy); profiling off", file=sys.stderr)
                 profiler = None
@@ -222,43 +264,82 @@ async def main_async(args: argparse.Namespace) -> int:
         writer = next((h for h in helpers if h.name == "writer"), None)
         listener = next((h for h in helpers if h.name == "listener"), None)
         server_fd_limit = open_files_limit(target.server_pid) if target.server_pid else None
-        print(f"server pid {target.server_pid} at {target.base_url}; fd limit {server_fd_limit}; "
-              f"{len(target.patient_ids)} patients", flush=True)
+        print(
+            f"server pid {target.server_pid} at {target.base_url}; fd limit {server_fd_limit}; "
+            f"{len(target.patient_ids)} patients",
+            flush=True,
+        )
 
         for rnd in range(args.rounds):
             print(f"round {rnd + 1}/{args.rounds}", flush=True)
-            res: dict[str, Any] = {"started": dt.datetime.now(dt.timezone.utc).isoformat()}
+            res: dict[str, Any] = {"started": dt.datetime.now(dt.UTC).isoformat()}
             if "rest" in only:
-                res["rest"] = await _scenario("REST (wrk)", rest.run(
-                    target, cpu, cfg["concurrency"], cfg["warmup"], cfg["duration"], profiler))
+                res["rest"] = await _scenario(
+                    "REST (wrk)", rest.run(target, cpu, cfg["concurrency"], cfg["warmup"], cfg["duration"], profiler)
+                )
             if "ws" in only and clients:
-                res["ws"] = await _scenario("WebSocket request/response", realtime.rr(
-                    target, clients, cpu, cfg["ws_sockets"], cfg["warmup"], cfg["duration"], profiler))
+                res["ws"] = await _scenario(
+                    "WebSocket request/response",
+                    realtime.rr(target, clients, cpu, cfg["ws_sockets"], cfg["warmup"], cfg["duration"], profiler),
+                )
             if "fanout" in only and clients and writer:
-                res["fanout"] = await _scenario("fan-out", realtime.fanout(
-                    target, clients, writer, cpu, cfg["fanout_sizes"], cfg["warmup"], cfg["duration"],
-                    profiler=profiler))
+                res["fanout"] = await _scenario(
+                    "fan-out",
+                    realtime.fanout(
+                        target,
+                        clients,
+                        writer,
+                        cpu,
+                        cfg["fanout_sizes"],
+                        cfg["warmup"],
+                        cfg["duration"],
+                        profiler=profiler,
+                    ),
+                )
             if "capacity" in only and clients:
                 restart = None
                 if managed is not None and not args.no_restart:
+
                     def restart() -> int:
                         pid = managed.restart_server()
                         cpu.retarget(pid)
                         return pid
-                cap = await _scenario("idle capacity", realtime.capacity(
-                    target, clients, cfg["capacity_steps"], restart=restart))
+
+                cap = await _scenario(
+                    "idle capacity", realtime.capacity(target, clients, cfg["capacity_steps"], restart=restart)
+                )
                 res["capacity"] = cap.get("capacity", cap)
             if "reminders" in only and listener:
-                rem = await _scenario("reminder lateness", realtime.reminders(
-                    target, listener, cfg["reminders"], cfg["reminder_lead"], cfg["reminder_spread"],
-                    cfg["reminder_grace"],
-                    start_worker=(lambda: cpu.labels.setdefault(managed.start_worker(), "worker")) if managed else None,
-                    stop_worker=managed.stop_worker if managed else None, profiler=profiler, cpu=cpu))
+                rem = await _scenario(
+                    "reminder lateness",
+                    realtime.reminders(
+                        target,
+                        listener,
+                        cfg["reminders"],
+                        cfg["reminder_lead"],
+                        cfg["reminder_spread"],
+                        cfg["reminder_grace"],
+                        start_worker=(lambda: cpu.labels.setdefault(managed.start_worker(), "worker"))
+                        if managed
+                        else None,
+                        stop_worker=managed.stop_worker if managed else None,
+                        profiler=profiler,
+                        cpu=cpu,
+                    ),
+                )
                 res["reminders"] = rem.get("reminders", rem)
             if "limits" in only:
-                lim = await _scenario("limits (redis-benchmark, pgbench)", limits.run(
-                    args.pg_admin_url, args.redis_url, cfg["limits_seconds"], cfg["publish_requests"],
-                    diagnose=args.diagnose, cpu=cpu))
+                lim = await _scenario(
+                    "limits (redis-benchmark, pgbench)",
+                    limits.run(
+                        args.pg_admin_url,
+                        args.redis_url,
+                        cfg["limits_seconds"],
+                        cfg["publish_requests"],
+                        diagnose=args.diagnose,
+                        cpu=cpu,
+                    ),
+                )
                 res["limits"] = lim.get("limits", lim)
                 res["pgbench_scripts"] = lim.get("pgbench_scripts")
             res["ratios"] = report.ratios(res)
@@ -303,10 +384,12 @@ async def main_async(args: argparse.Namespace) -> int:
 def show(doc: dict[str, Any]) -> None:
     """The printed report of one run (also ``--show FILE``)."""
     m = doc["machine"]
-    print(f"Dengue Ward benchmark, {doc['started'][:16].replace('T', ' ')} UTC, {m['cpus']} CPUs ({m['cpu_model']}), "
-          f"load before/after {doc['loadavg_before']} / {doc['loadavg_after']}, {doc['elapsed_s']:.0f} s, "
-          f"tree {doc['tree']['commit'][:10]}+{len(doc['tree']['uncommitted'])} changed files "
-          f"(sha256 {doc['tree']['sha256_service_sql_migrations'][:12]})")
+    print(
+        f"Dengue Ward benchmark, {doc['started'][:16].replace('T', ' ')} UTC, {m['cpus']} CPUs ({m['cpu_model']}), "
+        f"load before/after {doc['loadavg_before']} / {doc['loadavg_after']}, {doc['elapsed_s']:.0f} s, "
+        f"tree {doc['tree']['commit'][:10]}+{len(doc['tree']['uncommitted'])} changed files "
+        f"(sha256 {doc['tree']['sha256_service_sql_migrations'][:12]})"
+    )
     print(report.table(doc["summary"], doc["targets"], doc["rounds_run"]))
     if doc.get("profiles"):
         print("Profiles (py-spy, server process; self time, top 8):")

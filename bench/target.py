@@ -1,8 +1,10 @@
 """The service under test: one the harness starts itself (fresh database,
 one server process, a reminder worker when needed), or one given by URL."""
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -30,9 +32,13 @@ def fresh_database(admin_url: str, name: str) -> str:
     """DROP + CREATE + yoyo apply; returns the database's URL."""
     url = recreate_database(admin_url, name)
     yoyo = Path(sys.executable).parent / "yoyo"
-    subprocess.run([str(yoyo), "apply", "--batch", "--database", url, str(ROOT / "migrations")],
-                   check=True, cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(yoyo), "apply", "--batch", "--database", url, str(ROOT / "migrations")],
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url},
+        stdout=subprocess.DEVNULL,
+    )
     return url
 
 
@@ -81,7 +87,7 @@ class Managed:
         self.server: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
         self.channel = f"dengue-bench-{os.getpid()}:events"
-        self._logs: list[Any] = []
+        self._logs = contextlib.ExitStack()  # the processes' log files, closed in close()
         self.starts = 0
 
     def env(self) -> dict[str, str]:
@@ -97,16 +103,19 @@ class Managed:
 
     def _spawn(self, args: list[str], name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
         self.logdir.mkdir(parents=True, exist_ok=True)
-        log = open(self.logdir / f"{name}.log", "ab")
-        self._logs.append(log)
-        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        log = self._logs.enter_context((self.logdir / f"{name}.log").open("ab"))
+        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def setup(self) -> None:
         self.database_url = fresh_database(self.admin_url, BENCH_DB)
-        subprocess.run([sys.executable, "-m", "service", "createuser", BENCH_USER, "--password-stdin"],
-                       input=(self.password + "\n").encode(), cwd=ROOT, env=self.env(), check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "service", "createuser", BENCH_USER, "--password-stdin"],
+            input=(self.password + "\n").encode(),
+            cwd=ROOT,
+            env=self.env(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         self.port = free_port()
 
     def start_server(self) -> int:
@@ -158,19 +167,19 @@ class Managed:
     def close(self) -> None:
         self.stop_worker()
         self.stop_server()
-        for log in self._logs:
-            log.close()
+        self._logs.close()
 
 
 # -- HTTP helpers (setup and clean-up only; never measured) -----------------
 
+
 async def login(base_url: str, username: str, password: str) -> str:
-    async with aiohttp.ClientSession() as s:
-        async with s.post(f"{base_url}/rest-auth/login/", json={"username": username, "password": password}) as r:
-            body = await r.json(content_type=None)
-            if r.status != 200:
-                raise RuntimeError(f"login as {username!r} failed: {r.status} {body}")
-            return body["key"]
+    credentials = {"username": username, "password": password}
+    async with aiohttp.ClientSession() as s, s.post(f"{base_url}/rest-auth/login/", json=credentials) as r:
+        body = await r.json(content_type=None)
+        if r.status != 200:
+            raise RuntimeError(f"login as {username!r} failed: {r.status} {body}")
+        return body["key"]
 
 
 async def bounded_gather(coros: list[Any], parallel: int) -> list[Any]:
@@ -183,8 +192,9 @@ async def bounded_gather(coros: list[Any], parallel: int) -> list[Any]:
     return list(await asyncio.gather(*(one(c) for c in coros)))
 
 
-async def request(s: aiohttp.ClientSession, method: str, url: str, json: Any = None,
-                  expect: tuple[int, ...] = (200, 201, 204)) -> Any:
+async def request(
+    s: aiohttp.ClientSession, method: str, url: str, json: Any = None, expect: tuple[int, ...] = (200, 201, 204)
+) -> Any:
     async with s.request(method, url, json=json) as r:
         body = await r.read()
         if r.status not in expect:
@@ -193,24 +203,35 @@ async def request(s: aiohttp.ClientSession, method: str, url: str, json: Any = N
 
 
 def session(token: str) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(headers={"Authorization": f"Token {token}"},
-                                 timeout=aiohttp.ClientTimeout(total=60),
-                                 connector=aiohttp.TCPConnector(limit=64))
+    return aiohttp.ClientSession(
+        headers={"Authorization": f"Token {token}"},
+        timeout=aiohttp.ClientTimeout(total=60),
+        connector=aiohttp.TCPConnector(limit=64),
+    )
 
 
 async def create_patients(target: Target, names: list[str], parallel: int = 16) -> list[int]:
     async with session(target.token) as s:
-        rows = await bounded_gather([
-            request(s, "POST", f"{target.base_url}/api/patients/", {
-                "first_name": "Bench", "last_name": name, "admission_date": "2026-01-05T08:00:00Z"})
-            for name in names], parallel)
+        rows = await bounded_gather(
+            [
+                request(
+                    s,
+                    "POST",
+                    f"{target.base_url}/api/patients/",
+                    {"first_name": "Bench", "last_name": name, "admission_date": "2026-01-05T08:00:00Z"},
+                )
+                for name in names
+            ],
+            parallel,
+        )
     return [r["id"] for r in rows]
 
 
 async def delete_patients(target: Target, ids: list[int], parallel: int = 16) -> None:
     async with session(target.token) as s:
-        await bounded_gather([request(s, "DELETE", f"{target.base_url}/api/patients/{i}/", expect=(204, 404))
-                              for i in ids], parallel)
+        await bounded_gather(
+            [request(s, "DELETE", f"{target.base_url}/api/patients/{i}/", expect=(204, 404)) for i in ids], parallel
+        )
 
 
 async def seed_patients(target: Target, wanted: int = 100) -> list[int]:

@@ -1,4 +1,5 @@
 """Command line: ``python -m service serve|createuser|changepassword|worker``."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,11 +7,15 @@ import asyncio
 import getpass
 import logging
 import sys
-from typing import Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from . import logs
 from .config import ConfigError, Settings, load_settings
 from .errors import ValidationError
+
+if TYPE_CHECKING:
+    from .db import Database
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -27,9 +32,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=settings.port,
         access_log=None,
         shutdown_timeout=settings.shutdown_timeout,
-        print=lambda *_: logging.getLogger("service").info(
-            "serving on http://%s:%d", settings.host, settings.port
-        ),
+        print=lambda *_: logging.getLogger("service").info("serving on http://%s:%d", settings.host, settings.port),
     )
     return 0
 
@@ -61,7 +64,7 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
-async def _with_db(settings: Settings, work: Callable) -> None:
+async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[None]]) -> None:
     from .db import Database, create_pool
 
     pool = await create_pool(settings.database_url, 1, 2)
@@ -77,7 +80,7 @@ def _createuser(args: argparse.Namespace, settings: Settings) -> int:
 
     password = _read_password(args)
 
-    async def work(db):  # type: ignore[no-untyped-def]
+    async def work(db: Database) -> None:
         user = await actions.create_user(db, args.username, password, args.email, args.staff, args.superuser)
         print(f"Created user {user.username!r} (id {user.id}).")
 
@@ -90,7 +93,7 @@ def _changepassword(args: argparse.Namespace, settings: Settings) -> int:
 
     password = _read_password(args)
 
-    async def work(db):  # type: ignore[no-untyped-def]
+    async def work(db: Database) -> None:
         await actions.change_password(db, args.username, password)
         print(f"Password changed for {args.username!r}.")
 
@@ -136,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args, settings)
     except ValidationError as exc:
-        for field, messages in exc.detail.items():
+        detail = exc.detail if isinstance(exc.detail, dict) else {"error": [exc.detail]}
+        for field, messages in detail.items():
             for message in messages:
                 print(f"Error: {field}: {message}", file=sys.stderr)
         return 1

@@ -1,24 +1,28 @@
 """The application factory."""
+
 from __future__ import annotations
 
 import gc
 import logging
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import db as dbmod, health, openapi, web as board
+from . import db as dbmod
+from . import health, openapi
+from . import web as board
 from .appkeys import DB, HUB, SETTINGS
 from .auth import http as auth_http
 from .config import Settings, load_settings
 from .http import middleware, routes
+from .notifications import actions as _notifications  # noqa: F401
+
+# Importing the action modules registers their resources (order = API root order).
+from .patients import actions as _patients  # noqa: F401
 from .realtime import ws
 from .realtime.hub import Hub
 from .realtime.publisher import Publisher
-# Importing the action modules registers their resources (order = API root order).
-from .patients import actions as _patients  # noqa: F401
-from .reports import actions as _reports, history as _history  # noqa: F401
-from .notifications import actions as _notifications  # noqa: F401
+from .reports import actions as _reports  # noqa: F401
 
 log = logging.getLogger("service")
 
@@ -26,8 +30,12 @@ log = logging.getLogger("service")
 async def database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     pool = await dbmod.create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
-    log.info("connected to PostgreSQL at %s (pool %d-%d)", settings.redacted_database_url(),
-             settings.db_pool_min, settings.db_pool_max)
+    log.info(
+        "connected to PostgreSQL at %s (pool %d-%d)",
+        settings.redacted_database_url(),
+        settings.db_pool_min,
+        settings.db_pool_max,
+    )
     app[DB] = dbmod.Database(pool)
     yield
     pool.close()

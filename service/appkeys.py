@@ -1,4 +1,5 @@
 """Typed keys of what the application holds (aiohttp ``web.AppKey``)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -6,6 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from .config import Settings
+from .context import User
 from .db import Database
 
 if TYPE_CHECKING:
@@ -13,8 +15,8 @@ if TYPE_CHECKING:
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
-HUB = web.AppKey("hub", "Hub")
+HUB: web.AppKey[Hub] = web.AppKey("hub")
 
 # Per-request storage.
 REQUEST_ID = web.RequestKey("request_id", str)
-USER = web.RequestKey("user", object)  # a context.User, or None when anonymous
+USER: web.RequestKey[User | None] = web.RequestKey("user")  # None when anonymous

@@ -2,10 +2,12 @@
 
 Every default works on the plain host (local PostgreSQL and Redis, trust auth).
 """
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MIB = 1024 * 1024
@@ -74,7 +76,7 @@ class Settings:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.clinical_timezone)
 
-    def with_(self, **changes: object) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
     def redacted_database_url(self) -> str:
@@ -117,7 +119,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         shutdown_timeout=_float(env, "SHUTDOWN_TIMEOUT", d.shutdown_timeout),
     )
     try:
-        settings.tz
+        ZoneInfo(settings.clinical_timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"CLINICAL_TIMEZONE {settings.clinical_timezone!r} is not a known time zone") from None
     if settings.log_format not in ("text", "json"):

@@ -1,8 +1,10 @@
 """What every action receives: the database, the settings and the actor."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .config import Settings
 from .db import Database
@@ -21,7 +23,7 @@ class User:
     is_superuser: bool
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> "User":
+    def from_row(cls, row: Mapping[str, Any]) -> User:
         return cls(
             id=row["id"],
             username=row["username"],

@@ -4,12 +4,14 @@ Reads run in autocommit. Writes run in ``async with db.transaction() as tx``:
 the change, its history and its events are one transaction, and events are
 handed to the publisher only after COMMIT has succeeded.
 """
+
 from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import aiopg
 import psycopg2
@@ -44,7 +46,7 @@ async def create_pool(dsn: str, minsize: int, maxsize: int, name: str = "dengue-
 
 # Names of the queries prepared on each connection (server-side prepared
 # statements live as long as the connection).
-_prepared: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
+_prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 
 async def prepared(cur: Any, sql: str) -> str:
@@ -66,7 +68,7 @@ async def run(cur: Any, sql: str, params: Params, prefix: str = "") -> None:
 
 def rows_of(cur: Any, rows: Iterable[Sequence[Any]]) -> list[Row]:
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in rows]
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 class Database:
@@ -93,7 +95,7 @@ class Database:
             await run(cur, sql, params)
             return cur.rowcount
 
-    def transaction(self) -> "Tx":
+    def transaction(self) -> Tx:
         return Tx(self)
 
 
@@ -116,7 +118,7 @@ class Tx:
         self._begun = False
         self._later: list[str] = []  # statements sent with COMMIT
 
-    async def __aenter__(self) -> "Tx":
+    async def __aenter__(self) -> Tx:
         self._conn_ctx = self.db.pool.acquire()
         conn = await self._conn_ctx.__aenter__()
         self._cur = await conn.cursor()

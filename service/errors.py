@@ -3,6 +3,7 @@
 Bodies follow Django REST Framework: a field error dict for validation, a
 ``{"detail": ...}`` text for everything else.
 """
+
 from __future__ import annotations
 
 from typing import Any

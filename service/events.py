@@ -5,6 +5,7 @@ the change (so its id orders it among all changes, see ``db.Tx.commit``), and
 published to Redis only after that transaction has committed. The same bytes
 serve the Redis message, the replay from the table and every WebSocket frame.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,12 +28,12 @@ class Event:
     id: int = 0
 
     @classmethod
-    def of(cls, stream: str, action: str, obj: dict[str, Any], pk_key: str = "id") -> "Event":
+    def of(cls, stream: str, action: str, obj: dict[str, Any], pk_key: str = "id") -> Event:
         pk = obj[pk_key]
         return cls(stream, action, pk, jsonutil.dumps({**obj, "pk": pk}))
 
     @classmethod
-    def deleted(cls, stream: str, pk: int, **extra: Any) -> "Event":
+    def deleted(cls, stream: str, pk: int, **extra: Any) -> Event:
         """A delete carries only the key (``pk`` and ``id``) and ``extra``."""
         return cls(stream, DELETE, pk, jsonutil.dumps({"pk": pk, "id": pk, **extra}))
 
@@ -42,7 +43,7 @@ class Event:
         return header + b"\n" + self.data
 
     @classmethod
-    def from_message(cls, message: bytes) -> "Event":
+    def from_message(cls, message: bytes) -> Event:
         header, _, data = message.partition(b"\n")
         head = orjson.loads(header)
         return cls(head["stream"], head["action"], int(head["pk"]), data, int(head["id"]))
@@ -51,11 +52,16 @@ class Event:
         """The DCRF-shaped payload of this event, encoded once per audience."""
         code = STATUS[self.action] if status is None else status
         return (
-            b'{"errors":[],"data":' + self.data
-            + b',"action":' + orjson.dumps(self.action)
-            + b',"response_status":' + str(code).encode()
-            + b',"request_id":' + orjson.dumps(request_id)
-            + b',"event_id":' + str(self.id).encode()
+            b'{"errors":[],"data":'
+            + self.data
+            + b',"action":'
+            + orjson.dumps(self.action)
+            + b',"response_status":'
+            + str(code).encode()
+            + b',"request_id":'
+            + orjson.dumps(request_id)
+            + b',"event_id":'
+            + str(self.id).encode()
             + b"}"
         )
 

@@ -6,6 +6,7 @@ On SIGTERM each worker stops accepting, closes every WebSocket with 1001,
 and lets in-flight requests finish within the graceful timeout (compose's
 stop_grace_period must be longer).
 """
+
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")

@@ -1,5 +1,6 @@
 """Probes: /healthz (the process is alive) and /readyz (it can do its job:
 PostgreSQL and Redis reachable, every migration in migrations/ applied)."""
+
 from __future__ import annotations
 
 import asyncio

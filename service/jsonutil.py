@@ -8,6 +8,7 @@ Input: the standard library parser, so parse errors carry the same text as
 DRF's (``Expecting property name enclosed in double quotes: line 1 ...``),
 and NaN/Infinity are refused as DRF's strict parser does.
 """
+
 from __future__ import annotations
 
 import json

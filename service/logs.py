@@ -1,6 +1,7 @@
 """Logging: readable lines by default, one JSON object per line with
 ``LOG_FORMAT=json``. Extra fields given to a log call (method, status,
 user_id, request_id, ...) become keys of the JSON object."""
+
 from __future__ import annotations
 
 import json

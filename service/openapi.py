@@ -15,6 +15,7 @@ The document is generated from the code so that it cannot drift:
 validates each reply against this document, and checks that every route the
 app registers is described here.
 """
+
 from __future__ import annotations
 
 import functools
@@ -26,13 +27,16 @@ from aiohttp import web
 from swagger_ui_bundle import swagger_ui_path
 
 from . import jsonutil
-from .errors import NotFound
 from .auth import actions as auth_actions
+from .errors import NotFound
 from .http.routes import ROOT_ORDER
-from .notifications import actions as notifications_actions, rules
+from .notifications import actions as notifications_actions
+from .notifications import rules
 from .patients import actions as patients_actions
 from .realtime.ws import actions_of
-from .reports import actions as reports_actions, fields as report_fields, history as history_actions
+from .reports import actions as reports_actions
+from .reports import fields as report_fields
+from .reports import history as history_actions
 from .resources import REGISTRY, Resource
 from .validation import INT_MAX, Field, Kind
 
@@ -94,15 +98,21 @@ def field_schema(field: Field, *, output: bool) -> Schema:
             pattern = rf"^-?\d{{1,{max(whole, 1)}}}" + (rf"\.\d{{{places}}}$" if places else "$")
         else:
             pattern = rf"^-?\d{{0,{whole}}}(\.\d{{0,{places}}})?$"
-        s = {"type": "string", "format": "decimal", "pattern": pattern,
-             "description": _decimal_description(field, output)}
+        s = {
+            "type": "string",
+            "format": "decimal",
+            "pattern": pattern,
+            "description": _decimal_description(field, output),
+        }
     elif field.kind == Kind.DATETIME:
         s = {"type": "string", "format": "date-time"}
         if output:
             s["pattern"] = DATETIME_OUT_PATTERN
         else:
-            s["description"] = ("ISO 8601. Without an offset the time is taken in the clinical time zone "
-                                "(CLINICAL_TIMEZONE); it is returned in UTC.")
+            s["description"] = (
+                "ISO 8601. Without an offset the time is taken in the clinical time zone "
+                "(CLINICAL_TIMEZONE); it is returned in UTC."
+            )
     elif field.kind == Kind.TEXT:
         s = {"type": "string"}
         if not field.allow_blank:
@@ -207,7 +217,8 @@ NOTIFICATION = {
     "id": read_only(ID),
     "type": read_only(
         {"type": "string", "minLength": 1},
-        "The rule that fired: " + ", ".join(f"`{r.__name__}`" for r in rules.RULES)
+        "The rule that fired: "
+        + ", ".join(f"`{r.__name__}`" for r in rules.RULES)
         + f"; reminders are `{rules.OBSERVATION_DUE}`.",
     ),
     "severity": read_only({"type": "string", "enum": [rules.INFO, rules.WARNING, rules.CRITICAL]}),
@@ -239,28 +250,39 @@ class ResourceDoc:
 
 RESOURCE_DOCS: dict[str, ResourceDoc] = {
     patients_actions.STREAM: ResourceDoc(
-        "Patient", "Patients of the ward. Deleting a patient deletes their reports (each leaves a history row).",
-        PATIENT, patients_actions.FIELDS,
+        "Patient",
+        "Patients of the ward. Deleting a patient deletes their reports (each leaves a history row).",
+        PATIENT,
+        patients_actions.FIELDS,
     ),
     reports_actions.STREAM: ResourceDoc(
-        "Report", "Observation rounds of a patient. Every change writes a history row and runs the clinical "
+        "Report",
+        "Observation rounds of a patient. Every change writes a history row and runs the clinical "
         "rules, which may raise notifications.",
-        REPORT, report_fields.FIELDS,
+        REPORT,
+        report_fields.FIELDS,
     ),
     reports_actions.HISTORY_STREAM: ResourceDoc(
-        "HistoricalReport", "The audit trail of reports (django-simple-history's layout), newest first. "
+        "HistoricalReport",
+        "The audit trail of reports (django-simple-history's layout), newest first. "
         "Only `history_change_reason` can be edited.",
-        HISTORY, history_actions.FIELDS, put_partial=True,
+        HISTORY,
+        history_actions.FIELDS,
+        put_partial=True,
     ),
     notifications_actions.STREAM: ResourceDoc(
-        "Notification", "What the clinical rules and the observation reminders raised, newest first.",
+        "Notification",
+        "What the clinical rules and the observation reminders raised, newest first.",
         NOTIFICATION,
     ),
 }
 
 FILTERS: dict[str, Schema] = {
     "patient": {"description": "Only those of this patient (id).", "schema": {"type": "integer", "format": "int64"}},
-    "report": {"description": "Only the history of this report (id).", "schema": {"type": "integer", "format": "int64"}},
+    "report": {
+        "description": "Only the history of this report (id).",
+        "schema": {"type": "integer", "format": "int64"},
+    },
     "acknowledged": {
         "description": "`false`: only open notifications; `true`: only acknowledged ones.",
         "schema": {"type": "boolean"},
@@ -282,10 +304,14 @@ ACTION_DOCS: dict[tuple[str, str], ActionDoc] = {
         "Brings the report back to the values of this history row, with its old id, and records a new history "
         "row by the acting user (`~`, or `+` when the report is re-created). No request body.",
         {
-            "200": {"description": "The report existed and was changed back.",
-                    "content": {JSON: {"schema": schema_ref("Report")}}},
-            "201": {"description": "The report had been deleted and was re-created.",
-                    "content": {JSON: {"schema": schema_ref("Report")}}},
+            "200": {
+                "description": "The report existed and was changed back.",
+                "content": {JSON: {"schema": schema_ref("Report")}},
+            },
+            "201": {
+                "description": "The report had been deleted and was re-created.",
+                "content": {JSON: {"schema": schema_ref("Report")}},
+            },
         },
         errors=("409",),
     ),
@@ -356,8 +382,10 @@ def _bad_request(validation: str | None, *, parse: bool) -> Schema:
         options.append(schema_ref("Error"))
     described = []
     if validation:
-        described.append("field errors: each failing field maps to a list of messages; "
-                         "object-level errors are under `non_field_errors`")
+        described.append(
+            "field errors: each failing field maps to a list of messages; "
+            "object-level errors are under `non_field_errors`"
+        )
     if parse:
         described.append('a body that is not valid JSON: `{"detail": "JSON parse error - ..."}`')
     schema = options[0] if len(options) == 1 else {"oneOf": options}
@@ -370,9 +398,7 @@ def _responses(success: dict[str, Schema], *errors: str, bad_request: Schema | N
         out["400"] = bad_request
     for status in errors:
         if status == "409":
-            out["409"] = _error_response(
-                "The report's patient no longer exists, so the report cannot be re-created."
-            )
+            out["409"] = _error_response("The report's patient no longer exists, so the report cannot be re-created.")
         else:
             out[status] = ref("responses", STATUS_REFS[status])
     return dict(sorted(out.items()))
@@ -415,12 +441,15 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
         raise LookupError(f"resource {resource.name!r} is not described in service/openapi.py") from None
     name, tag = doc.schema, resource.name
     schemas[name] = obj(doc.properties)
-    schemas[f"Paginated{name}List"] = obj({
-        "count": {"type": "integer", "minimum": 0},
-        "next": {"type": "string", "format": "uri", "nullable": True},
-        "previous": {"type": "string", "format": "uri", "nullable": True},
-        "results": {"type": "array", "items": schema_ref(name)},
-    }, "LimitOffsetPagination: the page asked for with `?limit=` (and `?offset=`).")
+    schemas[f"Paginated{name}List"] = obj(
+        {
+            "count": {"type": "integer", "minimum": 0},
+            "next": {"type": "string", "format": "uri", "nullable": True},
+            "previous": {"type": "string", "format": "uri", "nullable": True},
+            "results": {"type": "array", "items": schema_ref(name)},
+        },
+        "LimitOffsetPagination: the page asked for with `?limit=` (and `?offset=`).",
+    )
     if doc.fields:
         schemas[f"{name}ValidationError"] = validation_schema(
             [f.name for f in doc.fields], f"Field errors of a {name} body."
@@ -442,7 +471,7 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
         schemas[f"{name}FilterError"] = validation_schema(list(resource.filters), "A bad list filter value.")
         list_bad_request = {
             "description": "A filter value that is not valid: "
-                           '`{"patient": ["Select a valid choice. That choice is not one of the available choices."]}`.',
+            '`{"patient": ["Select a valid choice. That choice is not one of the available choices."]}`.',
             "content": {JSON: {"schema": schema_ref(f"{name}FilterError")}},
         }
     list_params += [ref("parameters", "limit"), ref("parameters", "offset")]
@@ -455,9 +484,13 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             "description": "A plain JSON array; with `?limit=` the LimitOffsetPagination object.",
             "parameters": list_params,
             "responses": _responses(
-                _ok(f"The {tag}.", {"oneOf": [{"type": "array", "items": schema_ref(name)},
-                                               schema_ref(f"Paginated{name}List")]}),
-                "401", "503", bad_request=list_bad_request,
+                _ok(
+                    f"The {tag}.",
+                    {"oneOf": [{"type": "array", "items": schema_ref(name)}, schema_ref(f"Paginated{name}List")]},
+                ),
+                "401",
+                "503",
+                bad_request=list_bad_request,
             ),
         }
     }
@@ -469,15 +502,23 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             "requestBody": _body(f"{name}Request"),
             "responses": _responses(
                 _ok(f"The created {name} (no Location header).", schema_ref(name), "201"),
-                "401", "413", "415", "503", bad_request=_bad_request(validation, parse=True),
+                "401",
+                "413",
+                "415",
+                "503",
+                bad_request=_bad_request(validation, parse=True),
             ),
         }
 
     lookup = resource.lookup
-    path_param = {"name": lookup, "in": "path", "required": True,
-                  "schema": {"type": "integer", "format": "int64"},
-                  "description": f"The `{lookup}` of the {name}."}
-    detail: dict[str, Schema] = {
+    path_param = {
+        "name": lookup,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "format": "int64"},
+        "description": f"The `{lookup}` of the {name}.",
+    }
+    detail: dict[str, Any] = {
         "parameters": [path_param],
         "get": {
             "tags": [tag],
@@ -499,12 +540,18 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
                 "requestBody": _body(body),
                 "responses": _responses(
                     _ok(f"The whole {name}, updated.", schema_ref(name)),
-                    "401", "404", "413", "415", "503", bad_request=_bad_request(validation, parse=True),
+                    "401",
+                    "404",
+                    "413",
+                    "415",
+                    "503",
+                    bad_request=_bad_request(validation, parse=True),
                 ),
             }
             if doc.put_partial:
-                op["description"] = ("Changes only `history_change_reason`; every other key is ignored. "
-                                     "PUT is partial too.")
+                op["description"] = (
+                    "Changes only `history_change_reason`; every other key is ignored. PUT is partial too."
+                )
             detail[method] = op
     if resource.delete:
         # Only history restricts deleting (to superusers); say so if another starts to.
@@ -513,17 +560,17 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             "tags": [tag],
             "operationId": f"{tag}_destroy",
             "summary": f"Delete a {name}" + (" (superusers only)" if forbidden else ""),
-            "responses": _responses(
-                {"204": {"description": "Deleted: no body."}}, "401", *forbidden, "404", "503"
-            ),
+            "responses": _responses({"204": {"description": "Deleted: no body."}}, "401", *forbidden, "404", "503"),
         }
 
-    paths = {f"/api/{resource.name}/": collection, f"/api/{resource.name}/{{{lookup}}}/": detail}
+    paths: dict[str, Any] = {f"/api/{resource.name}/": collection, f"/api/{resource.name}/{{{lookup}}}/": detail}
     for action in resource.detail_actions:
         try:
             adoc = ACTION_DOCS[(resource.name, action)]
         except KeyError:
-            raise LookupError(f"action {action!r} of {resource.name!r} is not described in service/openapi.py") from None
+            raise LookupError(
+                f"action {action!r} of {resource.name!r} is not described in service/openapi.py"
+            ) from None
         paths[f"/api/{resource.name}/{{{lookup}}}/{action}/"] = {
             "parameters": [path_param],
             "post": {
@@ -539,16 +586,18 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
 
 def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
     schemas["LoginRequest"] = request_schema(
-        auth_actions.LOGIN_FIELDS, partial=False,
+        auth_actions.LOGIN_FIELDS,
+        partial=False,
         description="`username` (or `email`) and `password`.",
     )
     schemas["LoginValidationError"] = validation_schema(
         [f.name for f in auth_actions.LOGIN_FIELDS],
-        'Wrong credentials (or an inactive user): `{"non_field_errors": '
-        f'["{auth_actions.LOGIN_FAILED}"]}}`.',
+        f'Wrong credentials (or an inactive user): `{{"non_field_errors": ["{auth_actions.LOGIN_FAILED}"]}}`.',
     )
-    schemas["Token"] = obj({"key": {"type": "string", "pattern": "^" + auth_actions.TOKEN_RE.pattern + "$"}},
-                           "The user's token; the same key until logout. Send it as `Authorization: Token <key>`.")
+    schemas["Token"] = obj(
+        {"key": {"type": "string", "pattern": "^" + auth_actions.TOKEN_RE.pattern + "$"}},
+        "The user's token; the same key until logout. Send it as `Authorization: Token <key>`.",
+    )
     schemas["LogoutResponse"] = obj({"detail": {"type": "string", "enum": ["Successfully logged out."]}})
     schemas["UserDetails"] = obj(USER_DETAILS)
     schemas["UserDetailsRequest"] = request_schema(auth_actions.DETAIL_FIELDS, partial=False)
@@ -564,7 +613,11 @@ def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
         "requestBody": _body("UserDetailsRequest"),
         "responses": _responses(
             _ok("The user's details.", schema_ref("UserDetails")),
-            "401", "413", "415", "503", bad_request=_bad_request("UserDetailsValidationError", parse=True),
+            "401",
+            "413",
+            "415",
+            "503",
+            bad_request=_bad_request("UserDetailsValidationError", parse=True),
         ),
     }
     return {
@@ -574,12 +627,16 @@ def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
                 "operationId": "auth_login",
                 "summary": "Log in: get the user's token",
                 "description": "dj-rest-auth's login. Also at `/rest-auth/login` (no slash). No token is "
-                               "needed, but a bad one sent along is 401, as in DRF.",
+                "needed, but a bad one sent along is 401, as in DRF.",
                 "security": [],
                 "requestBody": _body("LoginRequest"),
                 "responses": _responses(
                     _ok("The token.", schema_ref("Token")),
-                    "401", "413", "415", "503", bad_request=_bad_request("LoginValidationError", parse=True),
+                    "401",
+                    "413",
+                    "415",
+                    "503",
+                    bad_request=_bad_request("LoginValidationError", parse=True),
                 ),
             }
         },
@@ -589,7 +646,7 @@ def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
                 "operationId": "auth_logout",
                 "summary": "Log out: delete the token",
                 "description": "Deletes the caller's token (every device shares it). Answers 200 without a token "
-                               "too; a bad token is 401. Also at `/rest-auth/logout`. No request body.",
+                "too; a bad token is 401. Also at `/rest-auth/logout`. No request body.",
                 "security": [{}, {"tokenAuth": []}],
                 "responses": _responses(_ok("Logged out.", schema_ref("LogoutResponse")), "401", "503"),
             }
@@ -602,11 +659,18 @@ def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
                 "description": "Also at `/rest-auth/user`.",
                 "responses": _responses(_ok("The user's details.", schema_ref("UserDetails")), "401", "503"),
             },
-            "put": {**user_update, "operationId": "auth_user_update", "summary": "Replace the user's details",
-                    "description": "`username` is required; `pk` and `email` are read-only and ignored."},
-            "patch": {**user_update, "operationId": "auth_user_partial_update",
-                      "summary": "Partly update the user's details",
-                      "requestBody": _body("PatchedUserDetailsRequest")},
+            "put": {
+                **user_update,
+                "operationId": "auth_user_update",
+                "summary": "Replace the user's details",
+                "description": "`username` is required; `pk` and `email` are read-only and ignored.",
+            },
+            "patch": {
+                **user_update,
+                "operationId": "auth_user_partial_update",
+                "summary": "Partly update the user's details",
+                "requestBody": _body("PatchedUserDetailsRequest"),
+            },
         },
     }
 
@@ -624,14 +688,18 @@ def other_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
     )
     schemas["Health"] = obj({"status": {"type": "string", "enum": ["alive"]}})
     checks = {"database": {"type": "string"}, "redis": {"type": "string"}}
-    schemas["Ready"] = obj({
-        "status": {"type": "string", "enum": ["ready"]},
-        "checks": obj({name: {"type": "string", "enum": ["ok"]} for name in checks}),
-    })
-    schemas["NotReady"] = obj({
-        "status": {"type": "string", "enum": ["not ready"]},
-        "checks": obj(checks, '"ok", or what is wrong (e.g. "unavailable: ..." or "migrations not applied: ...").'),
-    })
+    schemas["Ready"] = obj(
+        {
+            "status": {"type": "string", "enum": ["ready"]},
+            "checks": obj({name: {"type": "string", "enum": ["ok"]} for name in checks}),
+        }
+    )
+    schemas["NotReady"] = obj(
+        {
+            "status": {"type": "string", "enum": ["not ready"]},
+            "checks": obj(checks, '"ok", or what is wrong (e.g. "unavailable: ..." or "migrations not applied: ...").'),
+        }
+    )
     return {
         "/api/": {
             "get": {
@@ -677,7 +745,9 @@ def other_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
                 "operationId": "swagger_ui",
                 "summary": "Swagger UI for this document (served locally, no CDN)",
                 "security": [],
-                "responses": {"200": {"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}},
+                "responses": {
+                    "200": {"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}
+                },
             }
         },
     }
@@ -685,12 +755,12 @@ def other_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
 
 def _ws_description() -> str:
     streams = "\n".join(
-        f"  - `{name}`: " + ", ".join(f"`{a}`" for a in actions_of(REGISTRY[name]))
-        for name in _root_ordered(REGISTRY)
+        f"  - `{name}`: " + ", ".join(f"`{a}`" for a in actions_of(REGISTRY[name])) for name in _root_ordered(REGISTRY)
     )
     filters = "; ".join(
         f"`{name}`: " + ", ".join(f"`{f}`" for f in REGISTRY[name].filters)
-        for name in _root_ordered(REGISTRY) if REGISTRY[name].filters
+        for name in _root_ordered(REGISTRY)
+        if REGISTRY[name].filters
     )
     return f"""
 ## WebSocket: `/ws/`
@@ -763,11 +833,15 @@ def build_document() -> dict[str, Any]:
     for name in _root_ordered(REGISTRY):
         paths.update(resource_paths(REGISTRY[name], schemas))
     paths.update(root)
-    tags = [{"name": "auth", "description": "dj-rest-auth: login, logout, the user's own details."},
-            {"name": "api", "description": "The API root."}]
+    tags = [
+        {"name": "auth", "description": "dj-rest-auth: login, logout, the user's own details."},
+        {"name": "api", "description": "The API root."},
+    ]
     tags += [{"name": name, "description": RESOURCE_DOCS[name].tag} for name in _root_ordered(REGISTRY)]
-    tags += [{"name": "probes", "description": "For the orchestrator; no authentication."},
-             {"name": "docs", "description": "This document and Swagger UI; no authentication."}]
+    tags += [
+        {"name": "probes", "description": "For the orchestrator; no authentication."},
+        {"name": "docs", "description": "This document and Swagger UI; no authentication."},
+    ]
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -781,14 +855,21 @@ def build_document() -> dict[str, Any]:
             "schemas": dict(sorted(schemas.items())),
             "responses": RESPONSES,
             "parameters": {
-                "limit": {"name": "limit", "in": "query", "required": False,
-                          "description": "Page size; switches on pagination. Invalid values (0, negative, "
-                                         "not a number) are ignored.",
-                          "schema": {"type": "integer", "minimum": 1}},
-                "offset": {"name": "offset", "in": "query", "required": False,
-                           "description": "Index of the first item of the page (with `limit`); "
-                                          "invalid values count as 0.",
-                           "schema": {"type": "integer", "minimum": 0}},
+                "limit": {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "description": "Page size; switches on pagination. Invalid values (0, negative, "
+                    "not a number) are ignored.",
+                    "schema": {"type": "integer", "minimum": 1},
+                },
+                "offset": {
+                    "name": "offset",
+                    "in": "query",
+                    "required": False,
+                    "description": "Index of the first item of the page (with `limit`); invalid values count as 0.",
+                    "schema": {"type": "integer", "minimum": 0},
+                },
             },
             "securitySchemes": {
                 "tokenAuth": {

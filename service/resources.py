@@ -5,10 +5,12 @@ A resource is a set of plain async action functions. The HTTP routes
 (``service/realtime/ws.py``) both look actions up here, so the two paths run
 the very same validation, permission checks, SQL, history and events.
 """
+
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
 from .context import Context
 from .errors import NotFound, ValidationError, not_found_for

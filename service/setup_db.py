@@ -4,6 +4,7 @@ Creates the database named in $DATABASE_URL if it is missing, applies the
 migrations with yoyo, and creates a first superuser if there is no user yet,
 printing its generated password once.
 """
+
 from __future__ import annotations
 
 import asyncio

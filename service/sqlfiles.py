@@ -5,6 +5,7 @@ A file holds any number of queries, each introduced by a comment line
 query text. Parameters use psycopg2's ``%(name)s`` style, so every value is
 sent as a parameter and never formatted into the text.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,7 +27,7 @@ class Query(str):
     prepare: str | None  # PREPARE dq_<name> AS <text with $1..$n>
     execute: str  # EXECUTE dq_<name>(%(a)s, ...), or the text itself
 
-    def __new__(cls, name: str, text: str) -> "Query":
+    def __new__(cls, name: str, text: str) -> Query:
         query = super().__new__(cls, text)
         query.name = name
         code = _COMMENT.sub("", text)  # a ';' in a comment does not end a statement
@@ -68,7 +69,7 @@ def parse(text: str, source: str = "<string>") -> dict[str, str]:
     matches = list(_NAME.finditer(text))
     for i, match in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        body = text[match.end():end].strip()
+        body = text[match.end() : end].strip()
         name = match.group(1)
         if not body:
             raise ValueError(f"{source}: query {name!r} is empty")

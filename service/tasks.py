@@ -1,9 +1,10 @@
 """Stopping background tasks reliably."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 log = logging.getLogger("service.tasks")
 

@@ -4,13 +4,15 @@ A resource declares its writable fields as a tuple of ``Field`` in serializer
 order; ``validate`` returns the clean values of the fields that were sent and
 raises ``ValidationError({"field": ["message"], ...})`` otherwise.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, DecimalException, InvalidOperation
-from typing import Any, Callable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from .errors import ValidationError
@@ -28,8 +30,7 @@ INVALID_STRING = "Not a valid string."
 INVALID_BOOL = "Must be a valid boolean."
 STRING_TOO_LARGE = "String value too large."
 DATETIME_FORMAT = (
-    "Datetime has wrong format. Use one of these formats instead: "
-    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+    "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
 )
 DATETIME_OVERFLOW = "Datetime value out of range."
 NO_DATA = "No data provided"
@@ -172,14 +173,10 @@ def _check_precision(field: Field, number: Decimal) -> None:
     if total > field.max_digits:
         raise FieldError(f"Ensure that there are no more than {field.max_digits} digits in total.")
     if places > field.decimal_places:
-        raise FieldError(
-            f"Ensure that there are no more than {field.decimal_places} decimal places."
-        )
+        raise FieldError(f"Ensure that there are no more than {field.decimal_places} decimal places.")
     max_whole = field.max_digits - field.decimal_places
     if whole > max_whole:
-        raise FieldError(
-            f"Ensure that there are no more than {max_whole} digits before the decimal point."
-        )
+        raise FieldError(f"Ensure that there are no more than {max_whole} digits before the decimal point.")
 
 
 def _clean_text(field: Field, value: Any, tz: ZoneInfo) -> str:
@@ -236,7 +233,7 @@ def parse_datetime(value: str) -> dt.datetime | None:
     tzinfo: dt.tzinfo | None = None
     tzpart = parts.pop("tzinfo")
     if tzpart == "Z":
-        tzinfo = dt.timezone.utc
+        tzinfo = dt.UTC
     elif tzpart is not None:
         minutes = int(tzpart[-2:]) if len(tzpart) > 3 else 0
         offset = 60 * int(tzpart[1:3]) + minutes
@@ -258,14 +255,14 @@ def _clean_datetime(field: Field, value: Any, tz: ZoneInfo) -> dt.datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     try:
-        return parsed.astimezone(dt.timezone.utc)
+        return parsed.astimezone(dt.UTC)
     except (OverflowError, ValueError):
         raise FieldError(DATETIME_OVERFLOW) from None
 
 
 def _clean_bool(field: Field, value: Any, tz: ZoneInfo) -> bool:
-    truthy = {True, 1, "1", "true", "True", "TRUE", "t", "T", "yes", "y", "on"}
-    falsy = {False, 0, "0", "false", "False", "FALSE", "f", "F", "no", "n", "off"}
+    truthy = {True, "1", "true", "True", "TRUE", "t", "T", "yes", "y", "on"}
+    falsy = {False, "0", "false", "False", "FALSE", "f", "F", "no", "n", "off"}
     if isinstance(value, (bool, int, str)):
         if value in truthy:
             return True

@@ -1,4 +1,5 @@
 """The ward board: static files served by the service itself at ``/``."""
+
 from __future__ import annotations
 
 from pathlib import Path

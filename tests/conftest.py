@@ -5,23 +5,25 @@ with the real ``yoyo apply`` command, and drops it at the end; every test
 starts from empty tables. Redis traffic goes to a channel of its own, so
 several test sessions can share one Redis.
 """
+
 from __future__ import annotations
 
 import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg2
 import pytest
 
 from service import setup_db
 from service.auth.passwords import hash_password
-from service.setup_db import database_on
 from service.config import Settings, load_settings
+from service.setup_db import database_on
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -53,9 +55,19 @@ def scratch_database() -> Iterator[Any]:
 
 def yoyo(command: str, database_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(Path(sys.executable).parent / "yoyo"), command, "--batch", "--database", database_url, *extra,
-         str(ROOT / "migrations")],
-        capture_output=True, text=True, check=False, cwd=ROOT,
+        [
+            str(Path(sys.executable).parent / "yoyo"),
+            command,
+            "--batch",
+            "--database",
+            database_url,
+            *extra,
+            str(ROOT / "migrations"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
         env={**os.environ, "DATABASE_URL": database_url},  # yoyo.ini reads it
     )
 

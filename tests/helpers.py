@@ -1,4 +1,5 @@
 """Small helpers shared by tests."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,13 +7,43 @@ from typing import Any
 
 # A report's wire fields, in order (the derived ones follow them).
 REPORT_FIELDS = [
-    "id", "patient", "time", "day_of_fever", "fever", "pulse", "respirations", "bp_systolic", "bp_diastolic",
-    "diet", "oral_fluids", "parenteral_fluids", "other_fluids", "intake_8h",
-    "urine_output", "uf", "emesis", "drainage", "output_8h",
-    "pain_score", "abdominal_circumference", "stools", "urine_count", "weight", "height",
-    "o2_saturation", "hematocrit", "platelet_count", "wbc_count",
-    "status", "monitoring_interval", "warning_signs", "additional_info", "medical_advice",
-    "created_by", "created_at", "updated_at",
+    "id",
+    "patient",
+    "time",
+    "day_of_fever",
+    "fever",
+    "pulse",
+    "respirations",
+    "bp_systolic",
+    "bp_diastolic",
+    "diet",
+    "oral_fluids",
+    "parenteral_fluids",
+    "other_fluids",
+    "intake_8h",
+    "urine_output",
+    "uf",
+    "emesis",
+    "drainage",
+    "output_8h",
+    "pain_score",
+    "abdominal_circumference",
+    "stools",
+    "urine_count",
+    "weight",
+    "height",
+    "o2_saturation",
+    "hematocrit",
+    "platelet_count",
+    "wbc_count",
+    "status",
+    "monitoring_interval",
+    "warning_signs",
+    "additional_info",
+    "medical_advice",
+    "created_by",
+    "created_at",
+    "updated_at",
 ]
 
 
@@ -60,16 +91,28 @@ async def request(ws: Any, stream: str, payload: dict[str, Any], timeout: float 
     payload = {**payload, "request_id": payload.get("request_id", str(uuid.uuid4()))}
     await ws.send_json({"stream": stream, "payload": payload})
     frame = await next_frame(
-        ws, lambda f: f["stream"] == stream and f["payload"].get("request_id") == payload["request_id"]
-        and "event_id" not in f["payload"], timeout,
+        ws,
+        lambda f: (
+            f["stream"] == stream
+            and f["payload"].get("request_id") == payload["request_id"]
+            and "event_id" not in f["payload"]
+        ),
+        timeout,
     )
     return frame["payload"]
 
 
 def broadcast(stream: str, action: str, **data: Any) -> Any:
     """A predicate for the stream-wide broadcast of one change."""
+
     def match(frame: dict[str, Any]) -> bool:
         p = frame["payload"]
-        return (frame["stream"] == stream and p.get("action") == action and p.get("request_id") is None
-                and "event_id" in p and all(p["data"].get(k) == v for k, v in data.items()))
+        return (
+            frame["stream"] == stream
+            and p.get("action") == action
+            and p.get("request_id") is None
+            and "event_id" in p
+            and all(p["data"].get(k) == v for k, v in data.items())
+        )
+
     return match

@@ -1,4 +1,5 @@
 """Real server and Redis processes for tests that need more than one process."""
+
 from __future__ import annotations
 
 import os
@@ -10,10 +11,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from service.config import Settings
 
@@ -83,15 +84,13 @@ def _http_ok(url: str) -> bool:
 
 @contextmanager
 def spawn(args: list[str], env: dict[str, str], name: str) -> Iterator[Process]:
-    log_file = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
-    process = Process(proc, Path(log_file.name))
-    try:
-        yield process
-    finally:
-        process.stop()
-        log_file.close()
-        os.unlink(log_file.name)
+    with tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log") as log_file:
+        proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+        process = Process(proc, Path(log_file.name))
+        try:
+            yield process
+        finally:
+            process.stop()
 
 
 @contextmanager
@@ -102,8 +101,9 @@ def server(settings: Settings, port: int | None = None, **extra_env: str) -> Ite
     with spawn([sys.executable, "-m", "service", "serve"], env, "server") as process:
         process.port = port
         try:
-            wait_until(lambda: process.proc.poll() is not None or _http_ok(f"{process.url}/healthz"), 20,
-                       "the server to start")
+            wait_until(
+                lambda: process.proc.poll() is not None or _http_ok(f"{process.url}/healthz"), 20, "the server to start"
+            )
         except TimeoutError:
             raise AssertionError(process.log()) from None
         assert process.proc.poll() is None, process.log()
@@ -111,7 +111,7 @@ def server(settings: Settings, port: int | None = None, **extra_env: str) -> Ite
 
 
 @contextmanager
-def redis_server() -> Iterator[tuple[str, "RedisProcess"]]:
+def redis_server() -> Iterator[tuple[str, RedisProcess]]:
     """A private redis-server, so a test can stop and restart "Redis"."""
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
     redis = RedisProcess(binary, free_port())
@@ -130,7 +130,8 @@ class RedisProcess:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_until(self._answers, 10, "redis-server to start")
 

@@ -1,5 +1,6 @@
 """dj-rest-auth over REST (login, logout, the user's details), DRF's token
 authentication errors, and the user management command line."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,9 +14,7 @@ import pytest
 from .conftest import PASSWORD, ROOT
 
 LOGIN_FAILED = {"non_field_errors": ["Unable to log in with provided credentials."]}
-USERNAME_INVALID = [
-    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."
-]
+USERNAME_INVALID = ["Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."]
 
 
 async def login(client: Any, username: str, password: str, path: str = "/rest-auth/login/") -> Any:
@@ -33,6 +32,7 @@ def token(key: str) -> dict[str, str]:
 
 
 # --- login -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", ["/rest-auth/login/", "/rest-auth/login"])
 async def test_login_returns_one_key_per_user(client, alice, path) -> None:
@@ -109,6 +109,7 @@ async def test_login_only_posts(client, method) -> None:
 
 # --- logout ------------------------------------------------------------------
 
+
 async def test_logout_deletes_the_token(client, alice) -> None:
     resp = await client.post("/rest-auth/logout/", headers=alice.headers)
     assert (resp.status, await resp.json()) == (200, {"detail": "Successfully logged out."})
@@ -158,8 +159,11 @@ async def test_user_details(client, alice) -> None:
 
 
 async def test_user_details_patch_is_partial_and_ignores_read_only(client, alice) -> None:
-    resp = await client.patch("/rest-auth/user/", headers=alice.headers,
-                              json={"first_name": "Alice", "email": "evil@example.com", "pk": 999, "id": 999})
+    resp = await client.patch(
+        "/rest-auth/user/",
+        headers=alice.headers,
+        json={"first_name": "Alice", "email": "evil@example.com", "pk": 999, "id": 999},
+    )
     assert resp.status == 200
     expected = {**ALICE, "pk": alice.id, "first_name": "Alice"}
     assert await resp.json() == expected
@@ -170,8 +174,9 @@ async def test_user_details_patch_is_partial_and_ignores_read_only(client, alice
 async def test_user_details_put_requires_username(client, alice) -> None:
     resp = await client.put("/rest-auth/user/", headers=alice.headers, json={"first_name": "A"})
     assert (resp.status, await resp.json()) == (400, {"username": ["This field is required."]})
-    ok = await client.put("/rest-auth/user/", headers=alice.headers,
-                          json={"username": "alice2", "last_name": "Liddell"})
+    ok = await client.put(
+        "/rest-auth/user/", headers=alice.headers, json={"username": "alice2", "last_name": "Liddell"}
+    )
     assert ok.status == 200
     assert await ok.json() == {**ALICE, "pk": alice.id, "username": "alice2", "last_name": "Liddell"}
     assert (await token_of(client, "alice2", PASSWORD)) == alice.token
@@ -221,9 +226,11 @@ async def test_user_details_need_authentication(client) -> None:
 async def test_password_is_never_returned(client, alice, sql) -> None:
     ((stored,),) = sql("SELECT password FROM users WHERE id = %s", (alice.id,))
     assert stored.startswith("$argon2id$")
-    for resp in (await client.get("/rest-auth/user/", headers=alice.headers),
-                 await client.patch("/rest-auth/user/", json={"first_name": "A"}, headers=alice.headers),
-                 await login(client, "alice", PASSWORD)):
+    for resp in (
+        await client.get("/rest-auth/user/", headers=alice.headers),
+        await client.patch("/rest-auth/user/", json={"first_name": "A"}, headers=alice.headers),
+        await login(client, "alice", PASSWORD),
+    ):
         text = await resp.text()
         assert resp.status == 200 and "password" not in text and "argon" not in text
 
@@ -276,11 +283,18 @@ async def test_a_key_is_case_sensitive(client, alice) -> None:
 
 # --- the command line --------------------------------------------------------
 
+
 async def cli(database_url: str, *args: str, stdin: str = "") -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service", *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT, env={**os.environ, "DATABASE_URL": database_url},
+        sys.executable,
+        "-m",
+        "service",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},
     )
     out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout=60)
     assert proc.returncode is not None
@@ -288,31 +302,40 @@ async def cli(database_url: str, *args: str, stdin: str = "") -> tuple[int, str,
 
 
 async def test_createuser_then_login(client, database_url, sql) -> None:
-    code, out, err = await cli(database_url, "createuser", "nurse", "--password-stdin",
-                               "--email", "nurse@example.com", stdin="s3cret-pass\n")
+    code, out, err = await cli(
+        database_url, "createuser", "nurse", "--password-stdin", "--email", "nurse@example.com", stdin="s3cret-pass\n"
+    )
     assert code == 0, err
     ((user_id, email, staff, superuser, stored),) = sql(
-        "SELECT id, email, is_staff, is_superuser, password FROM users WHERE username = 'nurse'")
+        "SELECT id, email, is_staff, is_superuser, password FROM users WHERE username = 'nurse'"
+    )
     assert out.strip() == f"Created user 'nurse' (id {user_id})."
     assert (email, staff, superuser) == ("nurse@example.com", False, False)
     assert stored.startswith("$argon2id$") and "s3cret-pass" not in stored
     key = await token_of(client, "nurse", "s3cret-pass")
     me = await client.get("/rest-auth/user/", headers=token(key))
-    assert await me.json() == {"pk": user_id, "username": "nurse", "email": "nurse@example.com",
-                               "first_name": "", "last_name": ""}
+    assert await me.json() == {
+        "pk": user_id,
+        "username": "nurse",
+        "email": "nurse@example.com",
+        "first_name": "",
+        "last_name": "",
+    }
     assert (await login(client, "nurse", "wrong-pass")).status == 400
 
 
 async def test_createuser_superuser(client, database_url, sql) -> None:
-    code, _, err = await cli(database_url, "createuser", "boss", "--superuser", "--password-stdin",
-                             stdin="boss-password\n")
+    code, _, err = await cli(
+        database_url, "createuser", "boss", "--superuser", "--password-stdin", stdin="boss-password\n"
+    )
     assert code == 0, err
     assert sql("SELECT is_staff, is_superuser FROM users WHERE username = 'boss'") == [(True, True)]
 
 
 async def test_changepassword(client, database_url, alice, sql) -> None:
-    code, out, err = await cli(database_url, "changepassword", "alice", "--password-stdin",
-                               stdin="brand new password\n")
+    code, out, err = await cli(
+        database_url, "changepassword", "alice", "--password-stdin", stdin="brand new password\n"
+    )
     assert code == 0, err
     assert out.strip() == "Password changed for 'alice'."
     ((stored,),) = sql("SELECT password FROM users WHERE id = %s", (alice.id,))
@@ -324,14 +347,23 @@ async def test_changepassword(client, database_url, alice, sql) -> None:
 @pytest.mark.parametrize(
     "args, stdin, message",
     [
-        (("createuser", "shorty"), "short\n",
-         "Error: password: This password is too short. It must contain at least 8 characters."),
+        (
+            ("createuser", "shorty"),
+            "short\n",
+            "Error: password: This password is too short. It must contain at least 8 characters.",
+        ),
         (("createuser", "numbers"), "1234567890\n", "Error: password: This password is entirely numeric."),
         (("createuser", "bad name"), "long enough password\n", f"Error: username: {USERNAME_INVALID[0]}"),
-        (("createuser", "alice"), "long enough password\n",
-         "Error: username: A user with that username already exists."),
-        (("changepassword", "alice"), "short\n",
-         "Error: password: This password is too short. It must contain at least 8 characters."),
+        (
+            ("createuser", "alice"),
+            "long enough password\n",
+            "Error: username: A user with that username already exists.",
+        ),
+        (
+            ("changepassword", "alice"),
+            "short\n",
+            "Error: password: This password is too short. It must contain at least 8 characters.",
+        ),
         (("changepassword", "nobody"), "long enough password\n", 'Error: username: User "nobody" does not exist.'),
     ],
 )
@@ -354,6 +386,5 @@ async def test_login_with_a_bad_token_header_is_401_as_in_drf(client, alice, mak
     assert resp.headers["WWW-Authenticate"] == "Token"
 
     bob = make_user("bob")  # someone else's valid token does not get in the way
-    resp = await client.post("/rest-auth/login/", json={"username": "alice", "password": PASSWORD},
-                             headers=bob.headers)
+    resp = await client.post("/rest-auth/login/", json={"username": "alice", "password": PASSWORD}, headers=bob.headers)
     assert (resp.status, await resp.json()) == (200, {"key": alice.token})

@@ -10,6 +10,7 @@ the containers (the host's trust auth ignores it; inside local.yml's service
 container, where these tests can run too, PostgreSQL checks it). The role and
 the database are dropped at the end.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -17,8 +18,9 @@ import os
 import re
 import secrets
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg2
 import pytest
@@ -51,10 +53,19 @@ class Scratch:
         dsn = parse_dsn(ADMIN_URL)
         self.host, self.port = dsn.get("host", "127.0.0.1"), dsn.get("port", "5432")
         self.backup_dir = backup_dir
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("PG", "POSTGRES_")) and k not in ("DATABASE_URL", "BACKUP_DIR")}
-        self.env.update(POSTGRES_HOST=self.host, POSTGRES_PORT=self.port, POSTGRES_USER=self.role,
-                        POSTGRES_PASSWORD=self.password, POSTGRES_DB=self.database, BACKUP_DIR=str(backup_dir))
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PG", "POSTGRES_")) and k not in ("DATABASE_URL", "BACKUP_DIR")
+        }
+        self.env.update(
+            POSTGRES_HOST=self.host,
+            POSTGRES_PORT=self.port,
+            POSTGRES_USER=self.role,
+            POSTGRES_PASSWORD=self.password,
+            POSTGRES_DB=self.database,
+            BACKUP_DIR=str(backup_dir),
+        )
 
     @property
     def url(self) -> str:
@@ -71,8 +82,14 @@ class Scratch:
             conn.close()
 
     def run(self, script: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(MAINTENANCE / script), *args], env={**self.env, **env},
-                              capture_output=True, text=True, check=False, timeout=120)
+        return subprocess.run(
+            [str(MAINTENANCE / script), *args],
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
 
 
 @pytest.fixture
@@ -125,8 +142,9 @@ def test_backup_backups_and_restore(scratch: Scratch) -> None:
     # the serial goes on after the restored rows
     assert scratch.sql("INSERT INTO patients (name) VALUES ('next') RETURNING id") == [(2,)]
     # the recreated database and its table belong to the role again, not to a superuser
-    assert admin("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
-                 (scratch.database,)) == [(scratch.role,)]
+    assert admin("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (scratch.database,)) == [
+        (scratch.role,)
+    ]
     assert scratch.sql("SELECT tableowner FROM pg_tables WHERE tablename = 'patients'") == [(scratch.role,)]
 
 

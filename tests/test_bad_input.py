@@ -1,5 +1,6 @@
 """Bad input, one class per test: each gets DRF's exact status and body, and
 none gets a 500 or changes anything."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +15,7 @@ MIB = 1024 * 1024
 INVALID_INT = ["A valid integer is required."]
 INVALID_NUMBER = ["A valid number is required."]
 DATETIME_FORMAT = [
-    "Datetime has wrong format. Use one of these formats instead: "
-    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+    "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
 ]
 
 
@@ -29,8 +29,9 @@ async def post_report(client: Any, account: Any, patient_id: int, **fields: Any)
     return resp.status, await resp.json()
 
 
-async def post_raw(client: Any, account: Any, path: str, body: bytes | str,
-                   content_type: str = "application/json") -> tuple[int, Any]:
+async def post_raw(
+    client: Any, account: Any, path: str, body: bytes | str, content_type: str = "application/json"
+) -> tuple[int, Any]:
     headers = {**account.headers, "Content-Type": content_type}
     resp = await client.post(path, data=body, headers=headers)
     assert resp.headers["Content-Type"] == "application/json"
@@ -45,6 +46,7 @@ async def nothing_changes(client, sql) -> Any:
 
 
 # --- the body as a whole -----------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "body, detail",
@@ -68,7 +70,9 @@ async def test_a_number_too_large_for_a_float(client, alice, patient) -> None:
     """1e400 is valid JSON; it parses as an infinite float, which no field takes."""
     body = '{"patient": %d, "time": "2024-05-03T12:00:00Z", "monitoring_interval": 4, "fever": 1e400, "pulse": -1e400}'
     assert await post_raw(client, alice, "/api/reports/", body % patient["id"]) == (
-        400, {"fever": INVALID_NUMBER, "pulse": INVALID_INT})
+        400,
+        {"fever": INVALID_NUMBER, "pulse": INVALID_INT},
+    )
 
 
 async def test_deeply_nested_json(client, alice, patient) -> None:
@@ -93,15 +97,19 @@ async def test_deeply_nested_json(client, alice, patient) -> None:
 async def test_body_that_is_not_an_object(client, alice, patient, body, errors) -> None:
     for path in ("/api/patients/", "/api/reports/"):
         assert await post_raw(client, alice, path, body) == (400, errors)
-    resp = await client.patch(f"/api/patients/{patient['id']}/", data=body,
-                              headers={**alice.headers, "Content-Type": "application/json"})
+    resp = await client.patch(
+        f"/api/patients/{patient['id']}/", data=body, headers={**alice.headers, "Content-Type": "application/json"}
+    )
     assert (resp.status, await resp.json()) == (400, errors)
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain", ""])
 async def test_empty_body_means_every_required_field_is_missing(client, alice, content_type) -> None:
-    required = {"first_name": ["This field is required."], "last_name": ["This field is required."],
-                "admission_date": ["This field is required."]}
+    required = {
+        "first_name": ["This field is required."],
+        "last_name": ["This field is required."],
+        "admission_date": ["This field is required."],
+    }
     headers = {**alice.headers, "Content-Type": content_type} if content_type else alice.headers
     for body in (b"", b"  \n"):
         resp = await client.post("/api/patients/", data=body, headers=headers)
@@ -114,29 +122,42 @@ async def test_empty_body_means_every_required_field_is_missing(client, alice, c
 )
 async def test_unsupported_media_type(client, alice, content_type) -> None:
     assert await post_raw(client, alice, "/api/patients/", '{"first_name": "Cy"}', content_type) == (
-        415, {"detail": f'Unsupported media type "{content_type}" in request.'})
+        415,
+        {"detail": f'Unsupported media type "{content_type}" in request.'},
+    )
 
 
 async def test_json_with_parameters_is_json(client, alice) -> None:
     import json
 
-    status, body = await post_raw(client, alice, "/api/patients/", json.dumps(PATIENT),
-                                  "application/json; charset=utf-8")
+    status, body = await post_raw(
+        client, alice, "/api/patients/", json.dumps(PATIENT), "application/json; charset=utf-8"
+    )
     assert status == 201 and body["first_name"] == "Cy"
 
 
 async def test_form_encoded_bodies_are_accepted(client, alice, patient) -> None:
     resp = await client.post("/api/patients/", data=PATIENT, headers=alice.headers)
     assert resp.status == 201 and (await resp.json())["last_name"] == "Ng"
-    form = {"patient": str(patient["id"]), "time": "2024-05-03T12:00:00Z", "monitoring_interval": "4",
-            "fever": "38.5", "pulse": "100", "diet": "soft"}
+    form = {
+        "patient": str(patient["id"]),
+        "time": "2024-05-03T12:00:00Z",
+        "monitoring_interval": "4",
+        "fever": "38.5",
+        "pulse": "100",
+        "diet": "soft",
+    }
     resp = await client.post("/api/reports/", data=form, headers=alice.headers)
     assert resp.status == 201
     body = await resp.json()
     assert (body["patient"], body["monitoring_interval"], body["fever"], body["pulse"], body["diet"]) == (
-        patient["id"], 4, "38.50", 100, "soft")
-    patched = await client.patch(f"/api/patients/{patient['id']}/", data={"last_name": "Form"},
-                                 headers=alice.headers)
+        patient["id"],
+        4,
+        "38.50",
+        100,
+        "soft",
+    )
+    patched = await client.patch(f"/api/patients/{patient['id']}/", data={"last_name": "Form"}, headers=alice.headers)
     assert (await patched.json())["last_name"] == "Form"
 
 
@@ -151,11 +172,15 @@ async def test_multipart_bodies_are_accepted(client, alice) -> None:
 
 
 async def test_form_encoded_errors(client, alice) -> None:
-    resp = await client.post("/api/patients/", data={"first_name": "", "admission_date": "x"},
-                             headers=alice.headers)
-    assert (resp.status, await resp.json()) == (400, {
-        "first_name": ["This field may not be blank."], "last_name": ["This field is required."],
-        "admission_date": DATETIME_FORMAT})
+    resp = await client.post("/api/patients/", data={"first_name": "", "admission_date": "x"}, headers=alice.headers)
+    assert (resp.status, await resp.json()) == (
+        400,
+        {
+            "first_name": ["This field may not be blank."],
+            "last_name": ["This field is required."],
+            "admission_date": DATETIME_FORMAT,
+        },
+    )
 
 
 async def test_body_over_one_mib_is_413(client, alice, sql) -> None:
@@ -169,8 +194,9 @@ async def test_body_over_one_mib_is_413(client, alice, sql) -> None:
             yield b"x" * 65536
         yield b'"}'
 
-    resp = await client.post("/api/patients/", data=chunks(),
-                             headers={**alice.headers, "Content-Type": "application/json"})
+    resp = await client.post(
+        "/api/patients/", data=chunks(), headers={**alice.headers, "Content-Type": "application/json"}
+    )
     assert (resp.status, await resp.json()) == (413, too_large)
     form = await client.post("/api/patients/", data={**PATIENT, "first_name": "x" * MIB}, headers=alice.headers)
     assert (form.status, await form.json()) == (413, too_large)
@@ -178,8 +204,9 @@ async def test_body_over_one_mib_is_413(client, alice, sql) -> None:
 
 
 async def test_unknown_fields_are_ignored(client, alice, patient) -> None:
-    resp = await client.post("/api/patients/", headers=alice.headers,
-                             json={**PATIENT, "nickname": "C", "id": 1234, "updated_at": "x", "": 1})
+    resp = await client.post(
+        "/api/patients/", headers=alice.headers, json={**PATIENT, "nickname": "C", "id": 1234, "updated_at": "x", "": 1}
+    )
     assert resp.status == 201
     body = await resp.json()
     assert "nickname" not in body and body["id"] != 1234
@@ -188,6 +215,7 @@ async def test_unknown_fields_are_ignored(client, alice, patient) -> None:
 
 
 # --- field types -------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "field, value, errors",
@@ -238,10 +266,19 @@ async def test_wrong_types(client, alice, patient, field, value, errors) -> None
 @pytest.mark.parametrize(
     "field, value, stored",
     [
-        ("pulse", "12", 12), ("pulse", " 12 ", 12), ("pulse", "12.0", 12), ("pulse", 12.0, 12),
-        ("monitoring_interval", "24", 24), ("fever", "38", "38.00"), ("weight", 70, "70.00"),
-        ("diet", 5, "5"), ("diet", 2.5, "2.5"), ("diet", "  ", ""), ("status", "recovery", "recovery"),
-        ("wbc_count", "", None), ("pulse", None, None),
+        ("pulse", "12", 12),
+        ("pulse", " 12 ", 12),
+        ("pulse", "12.0", 12),
+        ("pulse", 12.0, 12),
+        ("monitoring_interval", "24", 24),
+        ("fever", "38", "38.00"),
+        ("weight", 70, "70.00"),
+        ("diet", 5, "5"),
+        ("diet", 2.5, "2.5"),
+        ("diet", "  ", ""),
+        ("status", "recovery", "recovery"),
+        ("wbc_count", "", None),
+        ("pulse", None, None),
     ],
 )
 async def test_lenient_conversions(client, alice, patient, field, value, stored) -> None:
@@ -272,8 +309,11 @@ async def test_text_of_exactly_240_characters(client, alice) -> None:
 
 
 async def test_several_errors_come_together_in_field_order(client, alice) -> None:
-    resp = await client.post("/api/reports/", headers=alice.headers, json={
-        "status": "dead", "pulse": 301, "fever": "hot", "time": "x", "diet": {}})
+    resp = await client.post(
+        "/api/reports/",
+        headers=alice.headers,
+        json={"status": "dead", "pulse": 301, "fever": "hot", "time": "x", "diet": {}},
+    )
     assert resp.status == 400
     body = await resp.json()
     assert body == {
@@ -289,6 +329,7 @@ async def test_several_errors_come_together_in_field_order(client, alice) -> Non
 
 
 # --- ranges and precision ----------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "field, value, message",
@@ -326,8 +367,15 @@ async def test_out_of_range(client, alice, patient, field, value, message) -> No
 
 @pytest.mark.parametrize(
     "field, value, accepted",
-    [("fever", 30, "30.00"), ("fever", "45.00", "45.00"), ("pulse", 300, 300), ("pulse", 0, 0),
-     ("weight", "500", "500.00"), ("monitoring_interval", 1, 1), ("platelet_count", 2**31 - 1, 2**31 - 1)],
+    [
+        ("fever", 30, "30.00"),
+        ("fever", "45.00", "45.00"),
+        ("pulse", 300, 300),
+        ("pulse", 0, 0),
+        ("weight", "500", "500.00"),
+        ("monitoring_interval", 1, 1),
+        ("platelet_count", 2**31 - 1, 2**31 - 1),
+    ],
 )
 async def test_range_bounds_are_inclusive(client, alice, patient, field, value, accepted) -> None:
     status, body = await post_report(client, alice, patient["id"], **{field: value})
@@ -355,6 +403,7 @@ async def test_decimal_precision(client, alice, patient, field, value, message) 
 
 # --- characters PostgreSQL cannot store --------------------------------------
 
+
 async def test_nul_characters_in_text(client, alice, patient) -> None:
     nul = ["Null characters are not allowed."]
     resp = await client.post("/api/patients/", json={**PATIENT, "first_name": "C\x00y"}, headers=alice.headers)
@@ -372,15 +421,21 @@ async def test_nul_characters_in_text(client, alice, patient) -> None:
 async def test_lone_surrogates(client, alice, patient) -> None:
     body = '{"first_name": "\\ud800", "last_name": "Ng", "admission_date": "2024-05-03T10:00:00Z"}'
     assert await post_raw(client, alice, "/api/patients/", body) == (
-        400, {"first_name": ["Surrogate characters are not allowed: U+D800."]})
+        400,
+        {"first_name": ["Surrogate characters are not allowed: U+D800."]},
+    )
     status, reply = await post_raw(
-        client, alice, "/api/reports/",
-        '{"patient": %d, "time": "2024-05-03T12:00:00Z", "monitoring_interval": 4, "status": "\\udfff"}'
-        % patient["id"])
+        client,
+        alice,
+        "/api/reports/",
+        '{"patient": ' + str(patient["id"]) + ', "time": "2024-05-03T12:00:00Z", '
+        '"monitoring_interval": 4, "status": "\\udfff"}',
+    )
     assert (status, reply) == (400, {"status": ['"\\udfff" is not a valid choice.']})
 
 
 # --- ids ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "value, message",
@@ -407,17 +462,22 @@ async def test_bad_patient_reference(client, alice, patient, value, message) -> 
 
 async def test_bad_patient_reference_on_update(client, alice, patient) -> None:
     report = await create_report(client, alice, patient["id"])
-    for value, message in ((9999, 'Invalid pk "9999" - object does not exist.'),
-                           ("abc", "Incorrect type. Expected pk value, received str."),
-                           (2**63, f'Invalid pk "{2**63}" - object does not exist.')):
+    for value, message in (
+        (9999, 'Invalid pk "9999" - object does not exist.'),
+        ("abc", "Incorrect type. Expected pk value, received str."),
+        (2**63, f'Invalid pk "{2**63}" - object does not exist.'),
+    ):
         resp = await client.patch(f"/api/reports/{report['id']}/", json={"patient": value}, headers=alice.headers)
         assert (resp.status, await resp.json()) == (400, {"patient": [message]})
 
 
 @pytest.mark.parametrize("pk", ["99999999999999999999", str(2**63), str(-(2**63) - 1), "9" * 40])
 async def test_ids_beyond_a_bigint_in_urls(client, admin, pk) -> None:
-    urls = {"patients": "No Patient matches the given query.", "reports": "No Report matches the given query.",
-            "history": "No HistoricalReport matches the given query."}
+    urls = {
+        "patients": "No Patient matches the given query.",
+        "reports": "No Report matches the given query.",
+        "history": "No HistoricalReport matches the given query.",
+    }
     for name, detail in urls.items():
         for method in ("GET", "PATCH", "PUT", "DELETE"):
             resp = await client.request(method, f"/api/{name}/{pk}/", json={}, headers=admin.headers)
@@ -428,34 +488,46 @@ async def test_ids_beyond_a_bigint_in_urls(client, admin, pk) -> None:
 
 # --- cross-field rules -------------------------------------------------------
 
+
 async def test_dismissal_before_admission(client, alice) -> None:
-    resp = await client.post("/api/patients/", headers=alice.headers,
-                             json={**PATIENT, "dismissal_date": "2024-05-03T09:59:59Z"})
+    resp = await client.post(
+        "/api/patients/", headers=alice.headers, json={**PATIENT, "dismissal_date": "2024-05-03T09:59:59Z"}
+    )
     assert (resp.status, await resp.json()) == (
-        400, {"dismissal_date": ["The dismissal date must not be before the admission date."]})
-    offset = await client.post("/api/patients/", headers=alice.headers,
-                               json={**PATIENT, "dismissal_date": "2024-05-03T11:00:00+02:00"})
+        400,
+        {"dismissal_date": ["The dismissal date must not be before the admission date."]},
+    )
+    offset = await client.post(
+        "/api/patients/", headers=alice.headers, json={**PATIENT, "dismissal_date": "2024-05-03T11:00:00+02:00"}
+    )
     assert offset.status == 400  # 09:00 UTC, before the 10:00 UTC admission
 
 
 async def test_diastolic_above_systolic(client, alice, patient) -> None:
     assert await post_report(client, alice, patient["id"], bp_systolic=90, bp_diastolic=100) == (
-        400, {"bp_diastolic": ["The diastolic pressure must not be above the systolic pressure."]})
+        400,
+        {"bp_diastolic": ["The diastolic pressure must not be above the systolic pressure."]},
+    )
     status, _ = await post_report(client, alice, patient["id"], bp_systolic=None, bp_diastolic=100)
     assert status == 201
 
 
 async def test_field_errors_come_before_cross_field_rules(client, alice, patient) -> None:
     assert await post_report(client, alice, patient["id"], bp_systolic=90, bp_diastolic=100, pulse=-1) == (
-        400, {"pulse": ["Ensure this value is greater than or equal to 0."]})
+        400,
+        {"pulse": ["Ensure this value is greater than or equal to 0."]},
+    )
 
 
 # --- methods and query strings -----------------------------------------------
 
+
 @pytest.mark.parametrize("method", ["PROPFIND", "PURGE", "LINK", "SEARCH"])
 async def test_unknown_methods(client, alice, patient, method) -> None:
-    for url, allow in (("/api/patients/", "GET, POST, HEAD, OPTIONS"),
-                       (f"/api/patients/{patient['id']}/", "GET, PUT, PATCH, DELETE, HEAD, OPTIONS")):
+    for url, allow in (
+        ("/api/patients/", "GET, POST, HEAD, OPTIONS"),
+        (f"/api/patients/{patient['id']}/", "GET, PUT, PATCH, DELETE, HEAD, OPTIONS"),
+    ):
         resp = await client.request(method, url, headers=alice.headers)
         assert (resp.status, await resp.json()) == (405, {"detail": f'Method "{method}" not allowed.'})
         assert resp.headers["Allow"] == allow
@@ -490,7 +562,7 @@ async def test_a_client_that_hangs_up_mid_body_is_not_a_server_error(client, ali
     reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
     writer.write(
         b"POST /api/patients/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Authorization: Token " + alice.token.encode() + b"\r\nContent-Length: 1000\r\n\r\n{\"first_name\":"
+        b"Authorization: Token " + alice.token.encode() + b'\r\nContent-Length: 1000\r\n\r\n{"first_name":'
     )
     await writer.drain()
     with caplog.at_level(logging.INFO, logger="service"):
@@ -514,7 +586,7 @@ def test_a_client_that_hangs_up_mid_body_under_the_real_server(settings, alice) 
         with socket.create_connection(("127.0.0.1", process.port)) as sock:
             sock.sendall(
                 b"POST /api/reports/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Authorization: Token " + alice.token.encode() + b"\r\nContent-Length: 1000\r\n\r\n{\"patient\":"
+                b"Authorization: Token " + alice.token.encode() + b'\r\nContent-Length: 1000\r\n\r\n{"patient":'
             )
         wait_until(lambda: "POST /api/reports/ 499 " in process.log(), 10, "the access log line")
         assert "ERROR" not in process.log() and "Traceback" not in process.log(), process.log()

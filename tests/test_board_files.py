@@ -1,5 +1,6 @@
 """The ward board's files as the service serves them (the page itself is
 exercised in a browser by tests/browser)."""
+
 from __future__ import annotations
 
 import re

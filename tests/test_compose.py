@@ -8,6 +8,7 @@ fits together. The shell scripts are checked with ``bash -n`` and, whenever
 and both start scripts are also run for real on the host, against the local
 PostgreSQL, with stand-ins for gunicorn and watchfiles.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -47,12 +48,18 @@ SCRIPTS = [
     MAINTENANCE / "_sourced" / "messages.sh",
     MAINTENANCE / "_sourced" / "guards.sh",
 ]
-GUNICORN_KEYS = {"GUNICORN_WORKERS", "GUNICORN_BIND", "GUNICORN_TIMEOUT", "GUNICORN_GRACEFUL_TIMEOUT",
-                 "GUNICORN_KEEPALIVE"}
+GUNICORN_KEYS = {
+    "GUNICORN_WORKERS",
+    "GUNICORN_BIND",
+    "GUNICORN_TIMEOUT",
+    "GUNICORN_GRACEFUL_TIMEOUT",
+    "GUNICORN_KEEPALIVE",
+}
 POSTGRES_KEYS = {"POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"}
 
 
 # --- reading the files --------------------------------------------------------
+
 
 def load(name: str) -> dict[str, Any]:
     return yaml.safe_load((ROOT / name).read_text())
@@ -129,7 +136,7 @@ def nginx_blocks(text: str, head: str) -> list[str]:
         while depth:
             depth += {"{": 1, "}": -1}.get(text[i], 0)
             i += 1
-        bodies.append(text[match.end():i - 1])
+        bodies.append(text[match.end() : i - 1])
     return bodies
 
 
@@ -144,6 +151,7 @@ def production() -> dict[str, Any]:
 
 
 # --- compose files ------------------------------------------------------------
+
 
 def test_services_of_each_file(local: dict[str, Any], production: dict[str, Any]) -> None:
     assert set(local["services"]) == {"postgres", "redis", "service", "worker"}
@@ -196,8 +204,9 @@ def test_service_images(kind: str, requirements: str) -> None:
     lines = dockerfile_lines(path)
     text = "\n".join(lines)
     assert "ARG PYTHON_VERSION=3.11-slim-bookworm" in lines
-    assert all(line.split()[1] == "docker.io/python:${PYTHON_VERSION}"
-               for line in lines if line.startswith("FROM")), text
+    assert all(line.split()[1] == "docker.io/python:${PYTHON_VERSION}" for line in lines if line.startswith("FROM")), (
+        text
+    )
     assert f"/requirements/{requirements}" in text
     assert (ROOT / "requirements" / requirements).is_file()
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
@@ -220,7 +229,8 @@ def test_nginx_and_postgres_images() -> None:
     nginx = dockerfile_lines(COMPOSE / "production" / "nginx" / "Dockerfile")
     assert nginx[0].startswith("FROM docker.io/nginx:")
     assert {dest: src for src, dest in copies(COMPOSE / "production" / "nginx" / "Dockerfile")} == {
-        "/etc/nginx/conf.d/default.conf": ["./compose/production/nginx/default.conf"]}
+        "/etc/nginx/conf.d/default.conf": ["./compose/production/nginx/default.conf"]
+    }
     postgres = COMPOSE / "production" / "postgres" / "Dockerfile"
     assert dockerfile_lines(postgres)[0] == "FROM docker.io/postgres:15-bookworm"
     assert copies(postgres) == [(["./compose/production/postgres/maintenance"], "/usr/local/bin/maintenance")]
@@ -264,8 +274,12 @@ def test_production_envs_are_git_ignored_and_the_template_is_not() -> None:
     for path in (".envs/.production/.service", ".envs/.production/.postgres"):
         ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, check=False)
         assert ignored.returncode == 0, f"{path} must be git-ignored"
-    for path in (".envs/.production.template/.service", ".envs/.production.template/.postgres",
-                 ".envs/.local/.service", ".envs/.local/.postgres"):
+    for path in (
+        ".envs/.production.template/.service",
+        ".envs/.production.template/.postgres",
+        ".envs/.local/.service",
+        ".envs/.local/.postgres",
+    ):
         result = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, check=False)
         assert result.returncode == 1, f"{path} must be committed"
 
@@ -279,7 +293,7 @@ def test_template_has_every_key_production_needs() -> None:
     assert "CHANGE_ME" in postgres["POSTGRES_PASSWORD"]  # the entrypoint refuses it
     assert service["REDIS_URL"] == "redis://redis:6379/0"
     assert service["LOG_FORMAT"] == "json"
-    assert GUNICORN_KEYS <= set(service)
+    assert set(service) >= GUNICORN_KEYS
     assert service["GUNICORN_BIND"] == "0.0.0.0:8000"
     assert {"WS_ALLOWED_ORIGINS", "CLINICAL_TIMEZONE", "DB_POOL_MAX", "LOG_LEVEL"} <= set(service)
 
@@ -292,11 +306,22 @@ def test_local_env_files() -> None:
     assert service["REDIS_URL"] == "redis://redis:6379/0"
     admin = parse_dsn(service["TEST_ADMIN_DATABASE_URL"])
     assert (admin["user"], admin["password"], admin["host"], admin["port"]) == (
-        postgres["POSTGRES_USER"], postgres["POSTGRES_PASSWORD"], postgres["POSTGRES_HOST"], postgres["POSTGRES_PORT"])
+        postgres["POSTGRES_USER"],
+        postgres["POSTGRES_PASSWORD"],
+        postgres["POSTGRES_HOST"],
+        postgres["POSTGRES_PORT"],
+    )
 
 
-@pytest.mark.parametrize("path", [TEMPLATE / ".service", TEMPLATE / ".postgres",
-                                  ROOT / ".envs" / ".local" / ".service", ROOT / ".envs" / ".local" / ".postgres"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        TEMPLATE / ".service",
+        TEMPLATE / ".postgres",
+        ROOT / ".envs" / ".local" / ".service",
+        ROOT / ".envs" / ".local" / ".postgres",
+    ],
+)
 def test_env_files_only_hold_known_variables(path: Path) -> None:
     known = settings_keys() | GUNICORN_KEYS | POSTGRES_KEYS | {"TEST_ADMIN_DATABASE_URL", "TEST_REDIS_URL"}
     assert {"DATABASE_URL", "REDIS_URL", "WS_ALLOWED_ORIGINS", "LOG_FORMAT", "SHUTDOWN_TIMEOUT"} <= known
@@ -307,8 +332,7 @@ def test_env_files_only_hold_known_variables(path: Path) -> None:
 def test_production_runs_gunicorn_with_json_logs(production: dict[str, Any]) -> None:
     script = PROD_START.read_text()
     assert re.search(r"^yoyo apply$", script, re.MULTILINE)
-    assert script.rstrip().splitlines()[-1] == \
-        "exec gunicorn -c python:service.gunicorn_conf service.app:gunicorn_app"
+    assert script.rstrip().splitlines()[-1] == "exec gunicorn -c python:service.gunicorn_conf service.app:gunicorn_app"
     assert script.index("yoyo apply") < script.index("exec gunicorn")
     assert (ROOT / "service" / "gunicorn_conf.py").is_file()
     assert production["services"]["service"]["command"] == "/start"
@@ -345,7 +369,7 @@ def test_healthcheck_command_fails_on_503_and_passes_on_200() -> None:
     status = {"code": 503}
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(status["code"] if self.path == "/readyz" else 404)
             self.end_headers()
 
@@ -398,7 +422,7 @@ def test_production_ports_and_proxy(production: dict[str, Any]) -> None:
     assert "listen 80 default_server;" in http
     assert "return 301 https://$host$request_uri;" in http
     assert "listen 443 ssl default_server;" in https
-    ws, = nginx_blocks(https, "location /ws/")
+    (ws,) = nginx_blocks(https, "location /ws/")
     assert "proxy_pass $dengue_service;" in ws
     assert "proxy_http_version 1.1;" in ws
     assert re.search(r"proxy_set_header Upgrade\s+\$http_upgrade;", ws)
@@ -416,8 +440,10 @@ def test_certificates_come_from_a_git_ignored_mount(production: dict[str, Any]) 
     conf = NGINX_CONF.read_text()
     assert "ssl_certificate     /etc/nginx/certs/fullchain.pem;" in conf
     assert "ssl_certificate_key /etc/nginx/certs/privkey.pem;" in conf
-    mounts = {v.split(":")[-2] if v.endswith(":ro") else v.split(":")[-1]: v
-              for v in production["services"]["nginx"]["volumes"]}
+    mounts = {
+        v.split(":")[-2] if v.endswith(":ro") else v.split(":")[-1]: v
+        for v in production["services"]["nginx"]["volumes"]
+    }
     certs = mounts["/etc/nginx/certs"]
     assert certs.endswith(":ro")
     default = re.fullmatch(r"\$\{DENGUE_CERTS_DIR:-([^}]+)\}:/etc/nginx/certs:ro", certs)
@@ -437,6 +463,7 @@ def test_postgres_volumes(name: str, kind: str) -> None:
 
 # --- scripts ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(COMPOSE)))
 def test_script_syntax(script: Path) -> None:
     """``bash -n`` always; ``shellcheck -x`` too whenever shellcheck is on PATH.
@@ -448,13 +475,15 @@ def test_script_syntax(script: Path) -> None:
     result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     if shutil.which("shellcheck"):
-        result = subprocess.run(["shellcheck", "-x", str(script)], capture_output=True, text=True,
-                                check=False, cwd=script.parent)
+        result = subprocess.run(
+            ["shellcheck", "-x", str(script)], capture_output=True, text=True, check=False, cwd=script.parent
+        )
         assert result.returncode == 0, result.stdout
 
 
-@pytest.mark.parametrize("script", [s for s in SCRIPTS if "_sourced" not in s.parts],
-                         ids=lambda p: str(p.relative_to(COMPOSE)))
+@pytest.mark.parametrize(
+    "script", [s for s in SCRIPTS if "_sourced" not in s.parts], ids=lambda p: str(p.relative_to(COMPOSE))
+)
 def test_scripts_are_executable_and_strict(script: Path) -> None:
     assert os.access(script, os.X_OK), f"chmod +x {script}"
     text = script.read_text()
@@ -476,7 +505,7 @@ def test_start_scripts_replace_themselves() -> None:
 
 def _wait_snippet(path: Path) -> str:
     text = path.read_text()
-    return text[text.index("python - <<'PYTHON'"):text.index(f"echo '{AVAILABLE}' >&2")]
+    return text[text.index("python - <<'PYTHON'") : text.index(f"echo '{AVAILABLE}' >&2")]
 
 
 def test_local_start_waits_like_the_entrypoint() -> None:
@@ -485,6 +514,7 @@ def test_local_start_waits_like_the_entrypoint() -> None:
 
 
 # --- DATABASE_URL from POSTGRES_* -----------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def sitecustomize() -> Any:
@@ -501,12 +531,22 @@ def sitecustomize() -> Any:
 
 
 def test_database_url_is_percent_encoded(sitecustomize: Any) -> None:
-    env = {"POSTGRES_HOST": "postgres", "POSTGRES_PORT": "5432", "POSTGRES_DB": "dengue",
-           "POSTGRES_USER": "ward", "POSTGRES_PASSWORD": "p@ss/w:rd %?#"}
+    env = {
+        "POSTGRES_HOST": "postgres",
+        "POSTGRES_PORT": "5432",
+        "POSTGRES_DB": "dengue",
+        "POSTGRES_USER": "ward",
+        "POSTGRES_PASSWORD": "p@ss/w:rd %?#",
+    }
     url = sitecustomize.database_url(env)
     assert url == "postgresql://ward:p%40ss%2Fw%3Ard%20%25%3F%23@postgres:5432/dengue"
-    assert parse_dsn(url) == {"user": "ward", "password": "p@ss/w:rd %?#", "host": "postgres",
-                              "port": "5432", "dbname": "dengue"}
+    assert parse_dsn(url) == {
+        "user": "ward",
+        "password": "p@ss/w:rd %?#",
+        "host": "postgres",
+        "port": "5432",
+        "dbname": "dengue",
+    }
 
 
 def test_database_url_defaults_and_precedence(sitecustomize: Any) -> None:
@@ -526,19 +566,33 @@ def test_database_url_defaults_and_precedence(sitecustomize: Any) -> None:
 
 def test_sitecustomize_hook_reaches_a_plain_python_process() -> None:
     """What `docker compose exec service yoyo ...` relies on: no entrypoint involved."""
-    env = clean_env(POSTGRES_HOST="db.internal", POSTGRES_USER="ward", POSTGRES_PASSWORD="s3cret",
-                    POSTGRES_DB="dengue", PYTHONPATH=str(SITECUSTOMIZE.parent))
-    result = subprocess.run([sys.executable, "-c", "import os; print(os.environ['DATABASE_URL'])"],
-                            env=env, capture_output=True, text=True, check=False)
+    env = clean_env(
+        POSTGRES_HOST="db.internal",
+        POSTGRES_USER="ward",
+        POSTGRES_PASSWORD="s3cret",
+        POSTGRES_DB="dengue",
+        PYTHONPATH=str(SITECUSTOMIZE.parent),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.environ['DATABASE_URL'])"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.stdout.strip() == "postgresql://ward:s3cret@db.internal:5432/dengue", result.stderr
 
 
 # --- the scripts, run on the host -------------------------------------------------
 
+
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without any PostgreSQL settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PG", "POSTGRES_")) and k not in ("DATABASE_URL", "PYTHONPATH")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PG", "POSTGRES_")) and k not in ("DATABASE_URL", "PYTHONPATH")
+    }
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra)
     return env
@@ -546,8 +600,12 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def admin_postgres_env() -> dict[str, str]:
     dsn = parse_dsn(ADMIN_URL)
-    env = {"POSTGRES_HOST": dsn.get("host", "127.0.0.1"), "POSTGRES_PORT": dsn.get("port", "5432"),
-           "POSTGRES_USER": dsn.get("user", "postgres"), "POSTGRES_DB": dsn.get("dbname", "postgres")}
+    env = {
+        "POSTGRES_HOST": dsn.get("host", "127.0.0.1"),
+        "POSTGRES_PORT": dsn.get("port", "5432"),
+        "POSTGRES_USER": dsn.get("user", "postgres"),
+        "POSTGRES_DB": dsn.get("dbname", "postgres"),
+    }
     if dsn.get("password"):
         env["POSTGRES_PASSWORD"] = dsn["password"]
     return env
@@ -555,9 +613,21 @@ def admin_postgres_env() -> dict[str, str]:
 
 def test_entrypoint_builds_database_url_waits_and_runs_the_command() -> None:
     env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **admin_postgres_env())
-    result = subprocess.run(["bash", str(PROD_ENTRYPOINT), "python", "-c",
-                             "import os, sys; print(os.environ['DATABASE_URL']); print(sys.argv)", "x"],
-                            env=env, capture_output=True, text=True, check=False, timeout=60)
+    result = subprocess.run(
+        [
+            "bash",
+            str(PROD_ENTRYPOINT),
+            "python",
+            "-c",
+            "import os, sys; print(os.environ['DATABASE_URL']); print(sys.argv)",
+            "x",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert AVAILABLE in result.stderr.splitlines()
     url, argv = result.stdout.splitlines()
@@ -568,17 +638,29 @@ def test_entrypoint_builds_database_url_waits_and_runs_the_command() -> None:
 
 def test_entrypoint_keeps_a_given_database_url() -> None:
     env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), DATABASE_URL=ADMIN_URL, POSTGRES_HOST="nowhere.invalid")
-    result = subprocess.run(["bash", str(PROD_ENTRYPOINT), "printenv", "DATABASE_URL"],
-                            env=env, capture_output=True, text=True, check=False, timeout=60)
+    result = subprocess.run(
+        ["bash", str(PROD_ENTRYPOINT), "printenv", "DATABASE_URL"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ADMIN_URL
 
 
 def test_entrypoint_gives_up_when_postgresql_is_unreachable() -> None:
-    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), POSTGRES_HOST="127.0.0.1", POSTGRES_PORT="1",
-                    POSTGRES_USER="nobody", POSTGRES_WAIT_TIMEOUT="2")
-    result = subprocess.run(["bash", str(PROD_ENTRYPOINT), "echo", "ran"],
-                            env=env, capture_output=True, text=True, check=False, timeout=60)
+    env = clean_env(
+        PYTHONPATH=str(SITECUSTOMIZE.parent),
+        POSTGRES_HOST="127.0.0.1",
+        POSTGRES_PORT="1",
+        POSTGRES_USER="nobody",
+        POSTGRES_WAIT_TIMEOUT="2",
+    )
+    result = subprocess.run(
+        ["bash", str(PROD_ENTRYPOINT), "echo", "ran"], env=env, capture_output=True, text=True, check=False, timeout=60
+    )
     assert result.returncode != 0
     assert "ran" not in result.stdout
     assert AVAILABLE not in result.stderr.splitlines()
@@ -588,8 +670,9 @@ def test_entrypoint_gives_up_when_postgresql_is_unreachable() -> None:
 
 def test_entrypoint_refuses_the_template_password() -> None:
     env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **{**admin_postgres_env(), "POSTGRES_PASSWORD": "CHANGE_ME"})
-    result = subprocess.run(["bash", str(PROD_ENTRYPOINT), "echo", "ran"],
-                            env=env, capture_output=True, text=True, check=False, timeout=60)
+    result = subprocess.run(
+        ["bash", str(PROD_ENTRYPOINT), "echo", "ran"], env=env, capture_output=True, text=True, check=False, timeout=60
+    )
     assert result.returncode == 1
     assert "ran" not in result.stdout
     assert "CHANGE_ME" in result.stderr
@@ -607,8 +690,10 @@ def stubs(tmp_path: Path) -> Path:
     bin_dir.mkdir()
     for name in ("gunicorn", "watchfiles"):
         stub = bin_dir / name
-        stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{tmp_path}/{name}.args"\n'
-                        f'printenv DATABASE_URL > "{tmp_path}/{name}.database_url"\n')
+        stub.write_text(
+            f'#!/bin/sh\nprintf "%s\\n" "$@" > "{tmp_path}/{name}.args"\n'
+            f'printenv DATABASE_URL > "{tmp_path}/{name}.database_url"\n'
+        )
         stub.chmod(0o755)
     return bin_dir
 
@@ -630,8 +715,9 @@ def expected_migrations() -> set[str]:
 def test_production_start_applies_migrations_then_runs_gunicorn(scratch_url: str, stubs: Path) -> None:
     env = clean_env(DATABASE_URL=scratch_url)
     env["PATH"] = f"{stubs}{os.pathsep}{env['PATH']}"
-    result = subprocess.run(["bash", str(PROD_START)], cwd=ROOT, env=env, capture_output=True, text=True,
-                            check=False, timeout=120)
+    result = subprocess.run(
+        ["bash", str(PROD_START)], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert applied_migrations(scratch_url) == expected_migrations()
     args = (stubs.parent / "gunicorn.args").read_text().split()
@@ -640,18 +726,31 @@ def test_production_start_applies_migrations_then_runs_gunicorn(scratch_url: str
 
 def test_local_start_waits_migrates_and_serves_with_reload(scratch_url: str, stubs: Path) -> None:
     dsn = parse_dsn(scratch_url)
-    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), POSTGRES_HOST=dsn.get("host", "127.0.0.1"),
-                    POSTGRES_PORT=dsn.get("port", "5432"), POSTGRES_USER=dsn.get("user", "postgres"),
-                    POSTGRES_DB=dsn["dbname"], **({"POSTGRES_PASSWORD": dsn["password"]} if dsn.get("password") else {}))
+    env = clean_env(
+        PYTHONPATH=str(SITECUSTOMIZE.parent),
+        POSTGRES_HOST=dsn.get("host", "127.0.0.1"),
+        POSTGRES_PORT=dsn.get("port", "5432"),
+        POSTGRES_USER=dsn.get("user", "postgres"),
+        POSTGRES_DB=dsn["dbname"],
+        **({"POSTGRES_PASSWORD": dsn["password"]} if dsn.get("password") else {}),
+    )
     env["PATH"] = f"{stubs}{os.pathsep}{env['PATH']}"
-    result = subprocess.run(["bash", str(LOCAL_START)], cwd=ROOT, env=env, capture_output=True, text=True,
-                            check=False, timeout=120)
+    result = subprocess.run(
+        ["bash", str(LOCAL_START)], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert AVAILABLE in result.stderr.splitlines()
     assert applied_migrations(scratch_url) == expected_migrations()
     args = (stubs.parent / "watchfiles.args").read_text().splitlines()
-    assert args == ["--filter", "default", "--sigint-timeout", "10",
-                    "python -m service serve --host 0.0.0.0 --port 8000", "service", "sql"]
+    assert args == [
+        "--filter",
+        "default",
+        "--sigint-timeout",
+        "10",
+        "python -m service serve --host 0.0.0.0 --port 8000",
+        "service",
+        "sql",
+    ]
     assert parse_dsn((stubs.parent / "watchfiles.database_url").read_text().strip())["dbname"] == dsn["dbname"]
 
 

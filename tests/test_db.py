@@ -1,8 +1,10 @@
 """service.db's transactions on the real PostgreSQL: statements queued with
 later() travel with COMMIT and fail it as any other statement would."""
+
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import psycopg2
 import pytest
@@ -10,7 +12,6 @@ import pytest
 from service.db import Database, create_pool
 from service.events import Event
 from service.sqlfiles import Q
-
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ patches and deletes a patient, subscribes to it, sees a change made over
 HTTP, survives a server restart (queued request flushed, subscription
 re-sent with its old request_id) and sees the next change and the delete.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,14 @@ def test_dcrf_client_0_3_0_works_unchanged(settings, alice) -> None:
     port = free_port()
     steps: dict[str, dict[str, Any]] = {}
     with server(settings, port=port) as first:
-        proc = subprocess.Popen([node, str(NODE_DIR / "drive.js"), first.url, alice.token], cwd=NODE_DIR,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [node, str(NODE_DIR / "drive.js"), first.url, alice.token],
+            cwd=NODE_DIR,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             while (step := _read_step(proc))["step"] != "await-restart":
                 steps[step["step"]] = step
@@ -49,10 +56,12 @@ def test_dcrf_client_0_3_0_works_unchanged(settings, alice) -> None:
             proc.kill()
             raise
     try:
-        proc.stdin.write("stopped\n"); proc.stdin.flush()  # type: ignore[union-attr]
+        proc.stdin.write("stopped\n")
+        proc.stdin.flush()  # type: ignore[union-attr]
         assert _read_step(proc)["step"] == "queued"
         with server(settings, port=port) as second:
-            proc.stdin.write("restarted\n"); proc.stdin.flush()  # type: ignore[union-attr]
+            proc.stdin.write("restarted\n")
+            proc.stdin.flush()  # type: ignore[union-attr]
             while (step := _read_step(proc))["step"] != "done":
                 steps[step["step"]] = step
             assert proc.wait(10) == 0

@@ -1,4 +1,5 @@
 """Production serving: gunicorn with two aiohttp workers on the test database."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from .servers import free_port, service_env, spawn, wait_until, _http_ok
+from .servers import _http_ok, free_port, service_env, spawn, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -17,8 +18,13 @@ pytestmark = pytest.mark.slow
 async def test_gunicorn_serves_and_sigterm_closes_websockets_with_1001(settings, alice) -> None:
     port = free_port()
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    env = service_env(settings, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2",
-                      GUNICORN_GRACEFUL_TIMEOUT="5", LOG_FORMAT="json")
+    env = service_env(
+        settings,
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS="2",
+        GUNICORN_GRACEFUL_TIMEOUT="5",
+        LOG_FORMAT="json",
+    )
     with spawn([gunicorn, "-c", "python:service.gunicorn_conf", "service.app:gunicorn_app"], env, "gunicorn") as g:
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: _http_ok(f"{base}/healthz"), 30, "gunicorn to start")

@@ -1,5 +1,6 @@
 """/api/history/: the audit trail of reports (django-simple-history's rows),
 its only edit (the change reason), superuser deletes and restore."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,8 +47,7 @@ async def test_every_write_leaves_one_row_by_its_author(client, alice, make_user
     deleted = await client.delete(f"/api/reports/{report['id']}/", headers=alice.headers)
     assert deleted.status == 204
     rows = await history(client, alice)
-    assert summary(rows) == [("-", report["id"], alice.id), ("~", report["id"], bob.id),
-                             ("+", report["id"], alice.id)]
+    assert summary(rows) == [("-", report["id"], alice.id), ("~", report["id"], bob.id), ("+", report["id"], alice.id)]
     assert report_part(rows[0]) == report_part(after_patch)  # the values before the delete
 
 
@@ -77,8 +77,10 @@ async def test_list_filters_and_order(client, alice) -> None:
     await client.patch(f"/api/reports/{a['id']}/", json={"pulse": 80}, headers=alice.headers)
     everything = await history(client, alice)
     assert [r["history_id"] for r in everything] == [3, 2, 1]  # newest first
-    assert summary(await history(client, alice, f"?report={a['id']}")) == [("~", a["id"], alice.id),
-                                                                             ("+", a["id"], alice.id)]
+    assert summary(await history(client, alice, f"?report={a['id']}")) == [
+        ("~", a["id"], alice.id),
+        ("+", a["id"], alice.id),
+    ]
     assert summary(await history(client, alice, f"?patient={second['id']}")) == [("+", b["id"], alice.id)]
     assert await history(client, alice, f"?report={a['id']}&patient={second['id']}") == []
     assert await history(client, alice, "?report=999") == []
@@ -94,7 +96,9 @@ async def test_bad_filters(client, alice, query) -> None:
     name = query.split("=")[0]
     resp = await client.get(f"/api/history/?{query}", headers=alice.headers)
     assert (resp.status, await resp.json()) == (
-        400, {name: ["Select a valid choice. That choice is not one of the available choices."]})
+        400,
+        {name: ["Select a valid choice. That choice is not one of the available choices."]},
+    )
 
 
 async def test_retrieve(client, alice) -> None:
@@ -103,9 +107,11 @@ async def test_retrieve(client, alice) -> None:
     (row,) = await history(client, alice)
     resp = await client.get(f"/api/history/{row['history_id']}/", headers=alice.headers)
     assert (resp.status, await resp.json()) == (200, row)
-    for pk, detail in (("999", "No HistoricalReport matches the given query."),
-                       ("99999999999999999999", "No HistoricalReport matches the given query."),
-                       ("abc", "Not found.")):
+    for pk, detail in (
+        ("999", "No HistoricalReport matches the given query."),
+        ("99999999999999999999", "No HistoricalReport matches the given query."),
+        ("abc", "Not found."),
+    ):
         missing = await client.get(f"/api/history/{pk}/", headers=alice.headers)
         assert (missing.status, await missing.json()) == (404, {"detail": detail})
 
@@ -116,18 +122,33 @@ async def test_edit_changes_only_the_reason(client, alice, method) -> None:
     await create_report(client, alice, patient["id"], pulse=100)
     (row,) = await history(client, alice)
     url = f"/api/history/{row['history_id']}/"
-    resp = await client.request(method, url, headers=alice.headers, json={
-        "history_change_reason": "checked by the night nurse", "pulse": 1, "history_type": "-",
-        "history_user": 999, "id": 999, "history_date": "2000-01-01T00:00:00Z"})
+    resp = await client.request(
+        method,
+        url,
+        headers=alice.headers,
+        json={
+            "history_change_reason": "checked by the night nurse",
+            "pulse": 1,
+            "history_type": "-",
+            "history_user": 999,
+            "id": 999,
+            "history_date": "2000-01-01T00:00:00Z",
+        },
+    )
     assert resp.status == 200
     assert await resp.json() == {**row, "history_change_reason": "checked by the night nurse"}
     ignored = await client.request(method, url, json={"pulse": 2}, headers=alice.headers)
-    assert (ignored.status, await ignored.json()) == (200, {**row, "history_change_reason": "checked by the night nurse"})
+    assert (ignored.status, await ignored.json()) == (
+        200,
+        {**row, "history_change_reason": "checked by the night nurse"},
+    )
     cleared = await client.request(method, url, json={"history_change_reason": None}, headers=alice.headers)
     assert await cleared.json() == row
     too_long = await client.request(method, url, json={"history_change_reason": "x" * 101}, headers=alice.headers)
     assert (too_long.status, await too_long.json()) == (
-        400, {"history_change_reason": ["Ensure this field has no more than 100 characters."]})
+        400,
+        {"history_change_reason": ["Ensure this field has no more than 100 characters."]},
+    )
     assert await history(client, alice) == [row]
     assert (await client.get(f"/api/reports/{row['id']}/", headers=alice.headers)).status == 200
 
@@ -202,14 +223,18 @@ async def test_restore_errors(client, alice) -> None:
     patient = await create_patient(client, alice)
     report = await create_report(client, alice, patient["id"])
     (row,) = await history(client, alice)
-    for pk, detail in (("999", "No HistoricalReport matches the given query."),
-                       ("99999999999999999999", "No HistoricalReport matches the given query."),
-                       ("abc", "Not found.")):
+    for pk, detail in (
+        ("999", "No HistoricalReport matches the given query."),
+        ("99999999999999999999", "No HistoricalReport matches the given query."),
+        ("abc", "Not found."),
+    ):
         resp = await client.post(f"/api/history/{pk}/restore/", headers=alice.headers)
         assert (resp.status, await resp.json()) == (404, {"detail": detail})
     await client.delete(f"/api/patients/{patient['id']}/", headers=alice.headers)
     orphan = await client.post(f"/api/history/{row['history_id']}/restore/", headers=alice.headers)
     assert (orphan.status, await orphan.json()) == (
-        409, {"detail": "The patient of this report no longer exists; it cannot be restored."})
+        409,
+        {"detail": "The patient of this report no longer exists; it cannot be restored."},
+    )
     assert (await client.get(f"/api/reports/{report['id']}/", headers=alice.headers)).status == 404
     assert [r["history_type"] for r in await history(client, alice)] == ["-", "+"]

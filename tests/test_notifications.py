@@ -1,5 +1,6 @@
 """Notifications raised by saved reports: stored with the report, listed,
 acknowledged, pushed live; the same over HTTP and the socket."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -7,11 +7,13 @@ errors, validates each status, JSON body and documented header against the
 document, and fails if any (path, method, status) the document declares was
 never seen.
 """
+
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urljoin
 
 from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
@@ -89,8 +91,14 @@ class Api:
             assert not self.schema_errors(header["schema"], value), f"{what}: {name}: {value!r}"
 
     async def call(
-        self, method: str, template: str, status: int, url: str | None = None, *,
-        headers: Any = None, **kwargs: Any,
+        self,
+        method: str,
+        template: str,
+        status: int,
+        url: str | None = None,
+        *,
+        headers: Any = None,
+        **kwargs: Any,
     ) -> Any:
         url = url or template
         assert "{" not in url, url
@@ -176,9 +184,15 @@ def test_every_route_is_in_the_document_and_nothing_else(settings) -> None:
 
 def test_the_checker_rejects_what_the_document_does_not_allow() -> None:
     api = Api(None, openapi.build_document())
-    patient = {"id": 1, "first_name": "Cy", "last_name": "Ng", "admission_date": "2024-05-03T10:00:00Z",
-               "dismissal_date": None, "created_at": "2024-05-03T10:00:00.123456Z",
-               "updated_at": "2024-05-03T10:00:00Z"}
+    patient = {
+        "id": 1,
+        "first_name": "Cy",
+        "last_name": "Ng",
+        "admission_date": "2024-05-03T10:00:00Z",
+        "dismissal_date": None,
+        "created_at": "2024-05-03T10:00:00.123456Z",
+        "updated_at": "2024-05-03T10:00:00Z",
+    }
     schema = {"$ref": "#/components/schemas/Patient"}
     assert api.schema_errors(schema, patient) == []
     assert api.schema_errors(schema, {**patient, "extra": 1})
@@ -266,8 +280,9 @@ async def test_every_operation_matches_the_document(client, alice, admin, make_u
     patient = await api.call("post", pts, 201, headers=A, json=PATIENT)
     doomed = await api.call("post", pts, 201, headers=A, json={**PATIENT, "first_name": "Doomed"})
     await api.call("post", pts, 400, headers=A, json={})
-    await api.call("post", pts, 400, headers=A,
-                   json={**PATIENT, "dismissal_date": "2024-05-01T00:00:00Z", "first_name": "x" * 241})
+    await api.call(
+        "post", pts, 400, headers=A, json={**PATIENT, "dismissal_date": "2024-05-01T00:00:00Z", "first_name": "x" * 241}
+    )
     assert isinstance(await api.call("get", pts, 200, headers=A), list)
     page = await api.call("get", pts, 200, f"{pts}?limit=1&offset=1", headers=A)
     assert page["count"] == 2 and page["previous"] is not None
@@ -281,15 +296,31 @@ async def test_every_operation_matches_the_document(client, alice, admin, make_u
     # Reports
     rps = "/api/reports/"
     rp = "/api/reports/{id}/"
-    full = {"fever": 39.5, "weight": "70.5", "wbc_count": 4, "pulse": 100, "bp_systolic": 120,
-            "bp_diastolic": 80, "oral_fluids": 500, "urine_output": 100, "warning_signs": "bleeding gums",
-            "status": "critical", "hematocrit": 40, "platelet_count": 90}
+    full = {
+        "fever": 39.5,
+        "weight": "70.5",
+        "wbc_count": 4,
+        "pulse": 100,
+        "bp_systolic": 120,
+        "bp_diastolic": 80,
+        "oral_fluids": 500,
+        "urine_output": 100,
+        "warning_signs": "bleeding gums",
+        "status": "critical",
+        "hematocrit": 40,
+        "platelet_count": 90,
+    }
     report = await api.call("post", rps, 201, headers=A, json=report_body(patient["id"], **full))
     kept = await api.call("post", rps, 201, headers=A, json=report_body(patient["id"], time="2024-05-03T20:00:00Z"))
     gone = await api.call("post", rps, 201, headers=A, json=report_body(doomed["id"]))
     await api.call("post", rps, 400, headers=A, json={})
-    await api.call("post", rps, 400, headers=A,
-                   json=report_body(999999, fever="hot", status="dead", bp_systolic=80, bp_diastolic=90))
+    await api.call(
+        "post",
+        rps,
+        400,
+        headers=A,
+        json=report_body(999999, fever="hot", status="dead", bp_systolic=80, bp_diastolic=90),
+    )
     await api.call("post", rps, 400, headers=A, json=report_body(999999))  # unknown patient
     await api.call("get", rps, 200, headers=A)
     await api.call("get", rps, 200, f"{rps}?patient={patient['id']}&limit=1", headers=A)
@@ -327,8 +358,7 @@ async def test_every_operation_matches_the_document(client, alice, admin, make_u
     restore = "/api/history/{history_id}/restore/"
     await api.call("post", restore, 200, fill(restore, {"history": first["history_id"]}), headers=A)
     await api.call("post", restore, 201, fill(restore, {"history": row(kept["id"], "+")["history_id"]}), headers=A)
-    await api.call("post", restore, 409, fill(restore, {"history": row(gone["id"], "+")["history_id"]}),
-                   headers=A)
+    await api.call("post", restore, 409, fill(restore, {"history": row(gone["id"], "+")["history_id"]}), headers=A)
     deletable = row(gone["id"], "-")["history_id"]
     await api.call("delete", h, 403, fill(h, {"history": deletable}), headers=A)
     await api.call("delete", h, 204, fill(h, {"history": deletable}), headers=S)
@@ -347,8 +377,12 @@ async def test_every_operation_matches_the_document(client, alice, admin, make_u
     assert acked["acknowledged_by"] == alice.id
     await api.call("get", ns, 200, f"{ns}?acknowledged=true", headers=A)
 
-    ids = {"patients": patient["id"], "reports": report["id"], "history": first["history_id"],
-           "notifications": notes[0]["id"]}
+    ids = {
+        "patients": patient["id"],
+        "reports": report["id"],
+        "history": first["history_id"],
+        "notifications": notes[0]["id"],
+    }
 
     # Errors every operation of a kind shares, from the document itself
     for template, method, op in operations(spec):

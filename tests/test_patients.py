@@ -1,5 +1,6 @@
 """/api/patients/ over REST, and what every REST resource shares: the API
 root, pagination, authentication, wrong methods and the trailing slash."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,15 +21,19 @@ def absolute(client: Any, path: str) -> str:
 
 async def admitted(client: Any, account: Any, *days: int) -> list[dict[str, Any]]:
     """One patient per day of May 2024, created in the order given."""
-    return [await create_patient(client, account, first_name=f"P{day}",
-                                 admission_date=f"2024-05-{day:02d}T10:00:00Z") for day in days]
+    return [
+        await create_patient(client, account, first_name=f"P{day}", admission_date=f"2024-05-{day:02d}T10:00:00Z")
+        for day in days
+    ]
 
 
 # --- create, retrieve, list --------------------------------------------------
 
+
 async def test_create_returns_201_with_the_object(client, alice) -> None:
-    resp = await client.post("/api/patients/", json={**PATIENT, "id": 77, "created_at": "2000-01-01T00:00:00Z"},
-                             headers=alice.headers)
+    resp = await client.post(
+        "/api/patients/", json={**PATIENT, "id": 77, "created_at": "2000-01-01T00:00:00Z"}, headers=alice.headers
+    )
     assert resp.status == 201
     assert resp.headers["Content-Type"] == "application/json"
     assert "Location" not in resp.headers
@@ -86,21 +91,31 @@ async def test_dismissal_date(client, alice) -> None:
 
 # --- update, partial update, delete ------------------------------------------
 
+
 async def test_put_replaces_and_requires_every_required_field(client, alice) -> None:
     patient = await create_patient(client, alice, dismissal_date="2024-05-09T00:00:00Z")
     url = f"/api/patients/{patient['id']}/"
     incomplete = await client.put(url, json={"first_name": "W"}, headers=alice.headers)
     assert incomplete.status == 400
-    assert await incomplete.json() == {"last_name": ["This field is required."],
-                                       "admission_date": ["This field is required."]}
-    resp = await client.put(url, headers=alice.headers, json={
-        "id": 999, "first_name": "Wes", "last_name": "Socket", "admission_date": "2024-05-01T10:00:00Z",
-        "created_at": "2000-01-01T00:00:00Z"})
+    assert await incomplete.json() == {
+        "last_name": ["This field is required."],
+        "admission_date": ["This field is required."],
+    }
+    resp = await client.put(
+        url,
+        headers=alice.headers,
+        json={
+            "id": 999,
+            "first_name": "Wes",
+            "last_name": "Socket",
+            "admission_date": "2024-05-01T10:00:00Z",
+            "created_at": "2000-01-01T00:00:00Z",
+        },
+    )
     assert resp.status == 200
     body = await resp.json()
     assert body["id"] == patient["id"] and body["created_at"] == patient["created_at"]
-    assert (body["first_name"], body["last_name"], body["admission_date"]) == (
-        "Wes", "Socket", "2024-05-01T10:00:00Z")
+    assert (body["first_name"], body["last_name"], body["admission_date"]) == ("Wes", "Socket", "2024-05-01T10:00:00Z")
     # PUT leaves an omitted optional field as it was, as a DRF ModelSerializer does.
     assert body["dismissal_date"] == "2024-05-09T00:00:00Z"
     assert moment(body["updated_at"]) > moment(patient["updated_at"])
@@ -125,7 +140,9 @@ async def test_patch_checks_dates_against_the_stored_ones(client, alice) -> None
     url = f"/api/patients/{patient['id']}/"
     early = await client.patch(url, json={"dismissal_date": "2024-05-01T00:00:00Z"}, headers=alice.headers)
     assert (early.status, await early.json()) == (
-        400, {"dismissal_date": ["The dismissal date must not be before the admission date."]})
+        400,
+        {"dismissal_date": ["The dismissal date must not be before the admission date."]},
+    )
     late = await client.patch(url, json={"admission_date": "2024-05-10T00:00:00Z"}, headers=alice.headers)
     assert late.status == 400
     assert await late.json() == {"dismissal_date": ["The dismissal date must not be before the admission date."]}
@@ -166,6 +183,7 @@ async def test_deleting_a_patient_deletes_their_reports_and_keeps_history(client
 
 # --- not found ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "pk, detail",
     [
@@ -199,6 +217,7 @@ async def test_unknown_url_is_404(client, alice) -> None:
 
 # --- pagination --------------------------------------------------------------
 
+
 async def test_limit_offset_pagination(client, alice) -> None:
     p = await admitted(client, alice, 1, 2, 3, 4, 5)  # listed as 5, 4, 3, 2, 1
     newest_first = p[::-1]
@@ -210,17 +229,35 @@ async def test_limit_offset_pagination(client, alice) -> None:
         return await resp.json()
 
     assert await page("limit=2") == {
-        "count": 5, "next": f"{base}?limit=2&offset=2", "previous": None, "results": newest_first[:2]}
+        "count": 5,
+        "next": f"{base}?limit=2&offset=2",
+        "previous": None,
+        "results": newest_first[:2],
+    }
     assert await page("limit=2&offset=2") == {
-        "count": 5, "next": f"{base}?limit=2&offset=4", "previous": f"{base}?limit=2",
-        "results": newest_first[2:4]}
+        "count": 5,
+        "next": f"{base}?limit=2&offset=4",
+        "previous": f"{base}?limit=2",
+        "results": newest_first[2:4],
+    }
     assert await page("offset=4&limit=2") == {
-        "count": 5, "next": None, "previous": f"{base}?limit=2&offset=2", "results": newest_first[4:]}
+        "count": 5,
+        "next": None,
+        "previous": f"{base}?limit=2&offset=2",
+        "results": newest_first[4:],
+    }
     assert await page("limit=2&offset=1") == {
-        "count": 5, "next": f"{base}?limit=2&offset=3", "previous": f"{base}?limit=2",
-        "results": newest_first[1:3]}
+        "count": 5,
+        "next": f"{base}?limit=2&offset=3",
+        "previous": f"{base}?limit=2",
+        "results": newest_first[1:3],
+    }
     assert await page("limit=2&offset=10") == {
-        "count": 5, "next": None, "previous": f"{base}?limit=2&offset=8", "results": []}
+        "count": 5,
+        "next": None,
+        "previous": f"{base}?limit=2&offset=8",
+        "results": [],
+    }
     assert await page("limit=5") == {"count": 5, "next": None, "previous": None, "results": newest_first}
 
 
@@ -236,8 +273,12 @@ async def test_invalid_offset_is_zero(client, alice, offset) -> None:
     p = await admitted(client, alice, 1, 2, 3)
     base = absolute(client, "/api/patients/")
     resp = await client.get(f"/api/patients/?limit=2&offset={offset}", headers=alice.headers)
-    assert await resp.json() == {"count": 3, "next": f"{base}?limit=2&offset=2", "previous": None,
-                                 "results": p[::-1][:2]}
+    assert await resp.json() == {
+        "count": 3,
+        "next": f"{base}?limit=2&offset=2",
+        "previous": None,
+        "results": p[::-1][:2],
+    }
 
 
 async def test_huge_limit_and_offset(client, alice) -> None:
@@ -245,11 +286,12 @@ async def test_huge_limit_and_offset(client, alice) -> None:
     base = absolute(client, "/api/patients/")
     huge = "99999999999999999999"
     resp = await client.get(f"/api/patients/?limit={huge}", headers=alice.headers)
-    assert (resp.status, await resp.json()) == (
-        200, {"count": 2, "next": None, "previous": None, "results": p[::-1]})
+    assert (resp.status, await resp.json()) == (200, {"count": 2, "next": None, "previous": None, "results": p[::-1]})
     resp = await client.get(f"/api/patients/?limit=1&offset={huge}", headers=alice.headers)
-    assert (resp.status, await resp.json()) == (200, {
-        "count": 2, "next": None, "previous": f"{base}?limit=1&offset={int(huge) - 1}", "results": []})
+    assert (resp.status, await resp.json()) == (
+        200,
+        {"count": 2, "next": None, "previous": f"{base}?limit=1&offset={int(huge) - 1}", "results": []},
+    )
 
 
 async def test_pagination_keeps_other_query_parameters(client, alice) -> None:
@@ -265,6 +307,7 @@ async def test_pagination_keeps_other_query_parameters(client, alice) -> None:
 
 # --- API root, authentication, methods, slashes --------------------------------
 
+
 async def test_api_root(client, alice) -> None:
     resp = await client.get("/api/", headers=alice.headers)
     assert resp.status == 200
@@ -279,15 +322,27 @@ async def test_api_root(client, alice) -> None:
 
 
 CLINICAL = [
-    ("GET", "/api/patients/"), ("POST", "/api/patients/"),
-    ("GET", "/api/patients/{p}/"), ("PUT", "/api/patients/{p}/"),
-    ("PATCH", "/api/patients/{p}/"), ("DELETE", "/api/patients/{p}/"),
-    ("GET", "/api/reports/"), ("POST", "/api/reports/"),
-    ("GET", "/api/reports/{r}/"), ("PUT", "/api/reports/{r}/"),
-    ("PATCH", "/api/reports/{r}/"), ("DELETE", "/api/reports/{r}/"),
-    ("GET", "/api/history/"), ("GET", "/api/history/{h}/"), ("PATCH", "/api/history/{h}/"),
-    ("PUT", "/api/history/{h}/"), ("DELETE", "/api/history/{h}/"), ("POST", "/api/history/{h}/restore/"),
-    ("GET", "/api/patients/999/"), ("POST", "/api/patients/999/"), ("DELETE", "/api/patients/"),
+    ("GET", "/api/patients/"),
+    ("POST", "/api/patients/"),
+    ("GET", "/api/patients/{p}/"),
+    ("PUT", "/api/patients/{p}/"),
+    ("PATCH", "/api/patients/{p}/"),
+    ("DELETE", "/api/patients/{p}/"),
+    ("GET", "/api/reports/"),
+    ("POST", "/api/reports/"),
+    ("GET", "/api/reports/{r}/"),
+    ("PUT", "/api/reports/{r}/"),
+    ("PATCH", "/api/reports/{r}/"),
+    ("DELETE", "/api/reports/{r}/"),
+    ("GET", "/api/history/"),
+    ("GET", "/api/history/{h}/"),
+    ("PATCH", "/api/history/{h}/"),
+    ("PUT", "/api/history/{h}/"),
+    ("DELETE", "/api/history/{h}/"),
+    ("POST", "/api/history/{h}/restore/"),
+    ("GET", "/api/patients/999/"),
+    ("POST", "/api/patients/999/"),
+    ("DELETE", "/api/patients/"),
 ]
 
 
@@ -298,8 +353,10 @@ async def test_every_clinical_endpoint_needs_a_token(client, alice, sql) -> None
     before = sql("SELECT count(*) FROM report_history")
     for method, path in CLINICAL:
         url = path.format(p=patient["id"], r=report["id"], h=history_id)
-        for headers, detail in (({}, NOT_PROVIDED["detail"]), ({"Authorization": "Token " + "1" * 40},
-                                                               "Invalid token.")):
+        for headers, detail in (
+            ({}, NOT_PROVIDED["detail"]),
+            ({"Authorization": "Token " + "1" * 40}, "Invalid token."),
+        ):
             resp = await client.request(method, url, json={"first_name": "X"}, headers=headers)
             assert resp.status == 401, (method, url)
             assert await resp.json() == {"detail": detail}
@@ -334,15 +391,21 @@ async def test_wrong_method_is_405(client, alice, sql, method, path, allow) -> N
     patient = await create_patient(client, alice)
     report = await create_report(client, alice, patient["id"])
     ((history_id,),) = sql("SELECT history_id FROM report_history")
-    counts = sql("SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM reports), "
-                 "(SELECT count(*) FROM report_history)")
+    counts = sql(
+        "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM reports), (SELECT count(*) FROM report_history)"
+    )
     url = path.format(p=patient["id"], r=report["id"], h=history_id)
     resp = await client.request(method, url, json={**PATIENT, "patient": patient["id"]}, headers=alice.headers)
     assert resp.status == 405
     assert await resp.json() == {"detail": f'Method "{method}" not allowed.'}
     assert resp.headers["Allow"] == allow
-    assert sql("SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM reports), "
-               "(SELECT count(*) FROM report_history)") == counts
+    assert (
+        sql(
+            "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM reports), "
+            "(SELECT count(*) FROM report_history)"
+        )
+        == counts
+    )
 
 
 async def test_a_method_the_http_parser_does_not_know(client, alice) -> None:
@@ -398,7 +461,9 @@ async def test_options_on_every_other_view_answers_drf_metadata(client, alice, p
     resp = await client.options(path.format(h=history[0]["history_id"]), headers=alice.headers)
     assert resp.status == 200 and resp.headers["Allow"] == allow
     assert await resp.json() == {
-        "name": name, "description": "", "renders": ["application/json"],
+        "name": name,
+        "description": "",
+        "renders": ["application/json"],
         "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
     }
 

@@ -1,13 +1,15 @@
 """Observation-due reminders with real worker processes on real PostgreSQL
 and Redis: fired once, pushed live, taken over after a dead worker's lease,
 moved by newer reports."""
+
 from __future__ import annotations
 
 import datetime as dt
 import signal
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -21,18 +23,17 @@ pytestmark = pytest.mark.slow
 @contextmanager
 def worker(settings: Any, **env: str) -> Iterator[Process]:
     with spawn([sys.executable, "-m", "service", "worker"], service_env(settings, **env), "worker") as process:
-        wait_until(lambda: "reminder worker" in process.log() and "started" in process.log(), 15,
-                   "the worker to start")
+        wait_until(lambda: "reminder worker" in process.log() and "started" in process.log(), 15, "the worker to start")
         yield process
 
 
 def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).isoformat()
+    return moment.astimezone(dt.UTC).isoformat()
 
 
 def due_in(seconds: float, interval_hours: int = 1) -> str:
     """A report time whose reminder (time + interval) falls due in ``seconds``."""
-    return iso(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=interval_hours) + dt.timedelta(seconds=seconds))
+    return iso(dt.datetime.now(dt.UTC) - dt.timedelta(hours=interval_hours) + dt.timedelta(seconds=seconds))
 
 
 def observation_due(sql: Any) -> list[tuple[Any, ...]]:
@@ -41,8 +42,10 @@ def observation_due(sql: Any) -> list[tuple[Any, ...]]:
 
 async def test_reminder_due_in_a_second_fires_once_and_reaches_a_client(settings, alice, sql) -> None:
     with server(settings) as srv, worker(settings) as w:
-        async with aiohttp.ClientSession() as http, \
-                http.ws_connect(f"ws://127.0.0.1:{srv.port}/ws/?token={alice.token}") as ws:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(f"ws://127.0.0.1:{srv.port}/ws/?token={alice.token}") as ws,
+        ):
             async with http.post(f"{srv.url}/api/patients/", json=PATIENT, headers=alice.headers) as resp:
                 patient = await resp.json()
             body = {"patient": patient["id"], "time": due_in(1.0), "monitoring_interval": 1}
@@ -60,12 +63,13 @@ async def test_reminder_due_in_a_second_fires_once_and_reaches_a_client(settings
 
 async def test_two_workers_fire_each_due_reminder_exactly_once(client, settings, alice, sql) -> None:
     patients = [await create_patient(client, alice, first_name=f"P{i}") for i in range(30)]
-    past_due = iso(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2))  # fires at once
+    past_due = iso(dt.datetime.now(dt.UTC) - dt.timedelta(hours=2))  # fires at once
     for patient in patients:
         await create_report(client, alice, patient["id"], time=past_due, monitoring_interval=1)
     with worker(settings) as first, worker(settings) as second:
-        wait_until(lambda: sql("SELECT count(*) FROM reminders WHERE fired_at IS NULL") == [(0,)], 20,
-                   "every reminder to fire")
+        wait_until(
+            lambda: sql("SELECT count(*) FROM reminders WHERE fired_at IS NULL") == [(0,)], 20, "every reminder to fire"
+        )
         logs = first.log() + second.log()
     fired = observation_due(sql)
     assert sorted(p for p, _ in fired) == sorted(p["id"] for p in patients)
@@ -117,8 +121,9 @@ async def test_schedule_follows_reports_and_dismissal(client, alice, sql) -> Non
     await client.delete(f"/api/reports/{second['id']}/", headers=alice.headers)
     assert reminder() == [(first["id"], "09:00")]
     # dismissed: no reminder; admitted again: back
-    await client.patch(f"/api/patients/{patient['id']}/", json={"dismissal_date": "2024-05-04T08:00:00Z"},
-                       headers=alice.headers)
+    await client.patch(
+        f"/api/patients/{patient['id']}/", json={"dismissal_date": "2024-05-04T08:00:00Z"}, headers=alice.headers
+    )
     assert reminder() == []
     await client.patch(f"/api/patients/{patient['id']}/", json={"dismissal_date": None}, headers=alice.headers)
     assert reminder() == [(first["id"], "09:00")]

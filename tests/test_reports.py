@@ -1,5 +1,6 @@
 """/api/reports/ over REST: CRUD, the patient filter, derived fields, and how
 decimals and datetimes travel."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,19 +9,62 @@ from .helpers import REPORT_FIELDS, create_patient, create_report, report_body
 
 DERIVED = ["intake_total", "output_total", "fluid_balance", "shift"]
 NULLABLE = [
-    "day_of_fever", "fever", "pulse", "respirations", "bp_systolic", "bp_diastolic",
-    "oral_fluids", "parenteral_fluids", "other_fluids", "intake_8h",
-    "urine_output", "uf", "emesis", "drainage", "output_8h",
-    "pain_score", "abdominal_circumference", "stools", "urine_count", "weight", "height",
-    "o2_saturation", "hematocrit", "platelet_count", "wbc_count",
+    "day_of_fever",
+    "fever",
+    "pulse",
+    "respirations",
+    "bp_systolic",
+    "bp_diastolic",
+    "oral_fluids",
+    "parenteral_fluids",
+    "other_fluids",
+    "intake_8h",
+    "urine_output",
+    "uf",
+    "emesis",
+    "drainage",
+    "output_8h",
+    "pain_score",
+    "abdominal_circumference",
+    "stools",
+    "urine_count",
+    "weight",
+    "height",
+    "o2_saturation",
+    "hematocrit",
+    "platelet_count",
+    "wbc_count",
 ]
 FULL = {
-    "day_of_fever": 3, "fever": 38.5, "pulse": 100, "respirations": 20, "bp_systolic": 120, "bp_diastolic": 80,
-    "diet": "soft", "oral_fluids": 500, "parenteral_fluids": 1000, "other_fluids": 50, "intake_8h": 1550,
-    "urine_output": 400, "uf": 0, "emesis": 100, "drainage": 20, "output_8h": 520,
-    "pain_score": 4, "abdominal_circumference": 80, "stools": 1, "urine_count": 3, "weight": "70.5",
-    "height": 170, "o2_saturation": 97, "hematocrit": 42, "platelet_count": 150, "wbc_count": 4,
-    "status": "critical", "warning_signs": "abdominal pain", "additional_info": "info",
+    "day_of_fever": 3,
+    "fever": 38.5,
+    "pulse": 100,
+    "respirations": 20,
+    "bp_systolic": 120,
+    "bp_diastolic": 80,
+    "diet": "soft",
+    "oral_fluids": 500,
+    "parenteral_fluids": 1000,
+    "other_fluids": 50,
+    "intake_8h": 1550,
+    "urine_output": 400,
+    "uf": 0,
+    "emesis": 100,
+    "drainage": 20,
+    "output_8h": 520,
+    "pain_score": 4,
+    "abdominal_circumference": 80,
+    "stools": 1,
+    "urine_count": 3,
+    "weight": "70.5",
+    "height": 170,
+    "o2_saturation": 97,
+    "hematocrit": 42,
+    "platelet_count": 150,
+    "wbc_count": 4,
+    "status": "critical",
+    "warning_signs": "abdominal pain",
+    "additional_info": "info",
     "medical_advice": "fluids",
 }
 
@@ -36,8 +80,7 @@ async def test_create_with_every_field(client, alice) -> None:
     assert (body["fever"], body["weight"], body["wbc_count"]) == ("38.50", "70.50", "4.00")
     assert body["patient"] == patient["id"] and body["time"] == "2024-05-03T12:00:00Z"
     assert body["monitoring_interval"] == 4 and body["created_by"] == alice.id
-    assert (body["intake_total"], body["output_total"], body["fluid_balance"], body["shift"]) == (
-        1550, 520, 1030, "D")
+    assert (body["intake_total"], body["output_total"], body["fluid_balance"], body["shift"]) == (1550, 520, 1030, "D")
     got = await client.get(f"/api/reports/{body['id']}/", headers=alice.headers)
     assert (got.status, await got.json()) == (200, body)
 
@@ -47,7 +90,8 @@ async def test_create_with_the_required_fields_only(client, alice) -> None:
     body = await create_report(client, alice, patient["id"])
     assert {k: body[k] for k in NULLABLE} == dict.fromkeys(NULLABLE)
     assert {k: body[k] for k in ("diet", "warning_signs", "additional_info", "medical_advice")} == dict.fromkeys(
-        ("diet", "warning_signs", "additional_info", "medical_advice"), "")
+        ("diet", "warning_signs", "additional_info", "medical_advice"), ""
+    )
     assert body["status"] == "febrile"
     assert (body["intake_total"], body["output_total"], body["fluid_balance"]) == (0, 0, 0)
 
@@ -67,16 +111,24 @@ async def test_created_by_is_the_acting_user_and_read_only(client, alice, make_u
     patient = await create_patient(client, alice)
     report = await create_report(client, bob, patient["id"], created_by=alice.id)
     assert report["created_by"] == bob.id
-    patched = await client.patch(f"/api/reports/{report['id']}/", json={"pulse": 90, "created_by": alice.id},
-                                 headers=alice.headers)
+    patched = await client.patch(
+        f"/api/reports/{report['id']}/", json={"pulse": 90, "created_by": alice.id}, headers=alice.headers
+    )
     body = await patched.json()
     assert (body["pulse"], body["created_by"]) == (90, bob.id)
 
 
 @pytest.mark.parametrize(
     "sent, returned",
-    [(38.5, "38.50"), (39, "39.00"), ("37.25", "37.25"), ("  40.1 ", "40.10"), ("4e1", "40.00"), (None, None),
-     ("", None)],  # "" is null for a nullable decimal, as with DRF
+    [
+        (38.5, "38.50"),
+        (39, "39.00"),
+        ("37.25", "37.25"),
+        ("  40.1 ", "40.10"),
+        ("4e1", "40.00"),
+        (None, None),
+        ("", None),
+    ],  # "" is null for a nullable decimal, as with DRF
 )
 async def test_decimals_are_strings_with_two_places(client, alice, sent, returned) -> None:
     patient = await create_patient(client, alice)
@@ -122,11 +174,21 @@ async def test_shift_boundaries(client, alice, time, shift) -> None:
 
 async def test_fluid_totals(client, alice) -> None:
     patient = await create_patient(client, alice)
-    report = await create_report(client, alice, patient["id"], oral_fluids=200, other_fluids=30,
-                                 urine_output=500, drainage=10, intake_8h=9999, output_8h=9999)
+    report = await create_report(
+        client,
+        alice,
+        patient["id"],
+        oral_fluids=200,
+        other_fluids=30,
+        urine_output=500,
+        drainage=10,
+        intake_8h=9999,
+        output_8h=9999,
+    )
     assert (report["intake_total"], report["output_total"], report["fluid_balance"]) == (230, 510, -280)
-    patched = await client.patch(f"/api/reports/{report['id']}/", json={"parenteral_fluids": 1000, "uf": 5},
-                                 headers=alice.headers)
+    patched = await client.patch(
+        f"/api/reports/{report['id']}/", json={"parenteral_fluids": 1000, "uf": 5}, headers=alice.headers
+    )
     body = await patched.json()
     assert (body["intake_total"], body["output_total"], body["fluid_balance"]) == (1230, 515, 715)
 
@@ -154,8 +216,7 @@ async def test_list_newest_time_first_and_filter_by_patient(client, alice) -> No
 async def test_bad_patient_filter(client, alice, value) -> None:
     resp = await client.get(f"/api/reports/?patient={value}", headers=alice.headers)
     assert resp.status == 400
-    assert await resp.json() == {
-        "patient": ["Select a valid choice. That choice is not one of the available choices."]}
+    assert await resp.json() == {"patient": ["Select a valid choice. That choice is not one of the available choices."]}
 
 
 async def test_put_requires_every_required_field(client, alice) -> None:
@@ -165,14 +226,24 @@ async def test_put_requires_every_required_field(client, alice) -> None:
     incomplete = await client.put(url, json={"pulse": 90}, headers=alice.headers)
     assert incomplete.status == 400
     assert await incomplete.json() == {
-        "patient": ["This field is required."], "time": ["This field is required."],
-        "monitoring_interval": ["This field is required."]}
-    resp = await client.put(url, json=report_body(patient["id"], time="2024-05-04T16:00:00Z", pulse=90,
-                                                  monitoring_interval=2, id=999), headers=alice.headers)
+        "patient": ["This field is required."],
+        "time": ["This field is required."],
+        "monitoring_interval": ["This field is required."],
+    }
+    resp = await client.put(
+        url,
+        json=report_body(patient["id"], time="2024-05-04T16:00:00Z", pulse=90, monitoring_interval=2, id=999),
+        headers=alice.headers,
+    )
     assert resp.status == 200
     body = await resp.json()
     assert (body["id"], body["time"], body["pulse"], body["monitoring_interval"], body["shift"]) == (
-        report["id"], "2024-05-04T16:00:00Z", 90, 2, "E")
+        report["id"],
+        "2024-05-04T16:00:00Z",
+        90,
+        2,
+        "E",
+    )
     assert body["fever"] == "38.00"  # omitted on PUT: kept, as a DRF ModelSerializer does
     assert await (await client.get(url, headers=alice.headers)).json() == body
 
@@ -181,8 +252,9 @@ async def test_patch_can_move_a_report_to_another_patient(client, alice) -> None
     first = await create_patient(client, alice)
     second = await create_patient(client, alice, first_name="Two")
     report = await create_report(client, alice, first["id"])
-    resp = await client.patch(f"/api/reports/{report['id']}/", json={"patient": str(second["id"])},
-                              headers=alice.headers)
+    resp = await client.patch(
+        f"/api/reports/{report['id']}/", json={"patient": str(second["id"])}, headers=alice.headers
+    )
     assert resp.status == 200 and (await resp.json())["patient"] == second["id"]
     unknown = await client.patch(f"/api/reports/{report['id']}/", json={"patient": 9999}, headers=alice.headers)
     assert (unknown.status, await unknown.json()) == (400, {"patient": ['Invalid pk "9999" - object does not exist.']})
@@ -194,7 +266,9 @@ async def test_patch_checks_blood_pressure_against_the_stored_values(client, ali
     url = f"/api/reports/{report['id']}/"
     resp = await client.patch(url, json={"bp_diastolic": 110}, headers=alice.headers)
     assert (resp.status, await resp.json()) == (
-        400, {"bp_diastolic": ["The diastolic pressure must not be above the systolic pressure."]})
+        400,
+        {"bp_diastolic": ["The diastolic pressure must not be above the systolic pressure."]},
+    )
     equal = await client.patch(url, json={"bp_systolic": 70}, headers=alice.headers)
     assert equal.status == 200
     cleared = await client.patch(url, json={"bp_systolic": None, "bp_diastolic": 200}, headers=alice.headers)
@@ -217,8 +291,11 @@ async def test_delete(client, alice) -> None:
 
 @pytest.mark.parametrize(
     "pk, detail",
-    [("999", "No Report matches the given query."), ("99999999999999999999", "No Report matches the given query."),
-     ("abc", "Not found.")],
+    [
+        ("999", "No Report matches the given query."),
+        ("99999999999999999999", "No Report matches the given query."),
+        ("abc", "Not found."),
+    ],
 )
 async def test_not_found(client, alice, pk, detail) -> None:
     for method in ("GET", "PUT", "PATCH", "DELETE"):

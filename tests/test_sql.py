@@ -1,4 +1,5 @@
 """The named queries in sql/: each one PostgreSQL can prepare, as service.db does."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Actions over the WebSocket: the same actions, errors and events as REST."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,15 +34,21 @@ async def test_list_retrieve_create_patch_update_delete(client, alice) -> None:
 
     incomplete = await request(ws, "patients", {"action": "update", "pk": pk, "data": {"first_name": "W"}})
     assert incomplete["response_status"] == 400 and incomplete["data"] is None
-    assert incomplete["errors"] == [{"last_name": ["This field is required."],
-                                     "admission_date": ["This field is required."]}]
+    assert incomplete["errors"] == [
+        {"last_name": ["This field is required."], "admission_date": ["This field is required."]}
+    ]
 
     updated = await request(ws, "patients", {"action": "update", "pk": pk, "data": {**PATIENT, "first_name": "W"}})
     assert updated["response_status"] == 200 and updated["data"]["first_name"] == "W"
 
     deleted = await request(ws, "patients", {"action": "delete", "pk": pk, "data": {}})
-    assert deleted == {"errors": [], "data": None, "action": "delete", "response_status": 204,
-                       "request_id": deleted["request_id"]}
+    assert deleted == {
+        "errors": [],
+        "data": None,
+        "action": "delete",
+        "response_status": 204,
+        "request_id": deleted["request_id"],
+    }
     resp = await client.get(f"/api/patients/{pk}/", headers=alice.headers)
     assert resp.status == 404
     await ws.close()
@@ -74,8 +81,13 @@ async def test_not_found_and_unknown_actions(client, alice) -> None:
     assert no_create["response_status"] == 405
     await ws.send_json({"stream": "patients", "payload": {"request_id": "x"}})
     no_action = (await next_frame(ws))["payload"]
-    assert no_action == {"errors": ["Unable to find action in message body."], "data": None, "action": None,
-                         "response_status": 405, "request_id": "x"}
+    assert no_action == {
+        "errors": ["Unable to find action in message body."],
+        "data": None,
+        "action": None,
+        "response_status": 405,
+        "request_id": "x",
+    }
     no_pk = await request(ws, "patients", {"action": "retrieve"})
     assert no_pk["response_status"] == 400 and no_pk["errors"] == [{"pk": ["This field is required."]}]
     await ws.close()
@@ -127,21 +139,37 @@ async def test_oversized_frame_closes_with_1009(client, alice) -> None:
 async def test_refused_without_valid_token(client, alice, make_user) -> None:
     inactive = make_user("sleepy", active=False)
     for params in ({}, {"token": "0" * 40}, {"token": "nonsense"}, {"token": inactive.token}):
-        resp = await client.get("/ws/", params=params, headers={
-            "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+        resp = await client.get(
+            "/ws/",
+            params=params,
+            headers={
+                "Connection": "Upgrade",
+                "Upgrade": "websocket",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            },
+        )
         assert resp.status == 403, params
         assert "detail" in await resp.json()
 
 
 async def test_origin_allow_list(client, alice) -> None:
-    hijack = await client.get("/ws/", params={"token": alice.token}, headers={
-        "Origin": "https://evil.example", "Connection": "Upgrade", "Upgrade": "websocket",
-        "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    hijack = await client.get(
+        "/ws/",
+        params={"token": alice.token},
+        headers={
+            "Origin": "https://evil.example",
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+    )
     assert hijack.status == 403
     assert await hijack.json() == {"detail": "Origin not allowed."}
-    same_site = await client.ws_connect("/ws/", params={"token": alice.token},
-                                        headers={"Origin": f"http://{client.host}:{client.port}"})
+    same_site = await client.ws_connect(
+        "/ws/", params={"token": alice.token}, headers={"Origin": f"http://{client.host}:{client.port}"}
+    )
     assert (await request(same_site, "patients", {"action": "list"}))["response_status"] == 200
     await same_site.close()
 
@@ -155,8 +183,9 @@ async def test_history_over_the_socket_is_as_restricted_as_rest(client, alice, a
     assert [h["history_type"] for h in history["data"]] == ["+"]
     assert history["data"][0]["history_user"] == alice.id
     hid = history["data"][0]["history_id"]
-    edited = await request(ws, "history", {"action": "patch", "pk": hid,
-                                           "data": {"history_change_reason": "checked", "pulse": 1}})
+    edited = await request(
+        ws, "history", {"action": "patch", "pk": hid, "data": {"history_change_reason": "checked", "pulse": 1}}
+    )
     assert edited["data"]["history_change_reason"] == "checked" and edited["data"]["pulse"] == 90
     forbidden = await request(ws, "history", {"action": "delete", "pk": hid})
     assert forbidden["response_status"] == 403

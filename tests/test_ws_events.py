@@ -1,10 +1,11 @@
 """Live events over /ws/: instance subscriptions, stream-wide broadcasts,
 resuming with ``since`` and cutting off clients that do not read."""
+
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import base64
+import contextlib
 import os
 import socket
 import struct
@@ -25,8 +26,13 @@ async def test_change_over_http_reaches_an_instance_subscriber(client, alice) ->
     patient = await create_patient(client, alice)
     ws = await connect(client, alice)
     sub = await request(ws, "patients", {"action": "subscribe_instance", "pk": patient["id"], "request_id": "sub-1"})
-    assert sub == {"errors": [], "data": None, "action": "subscribe_instance", "response_status": 201,
-                   "request_id": "sub-1"}
+    assert sub == {
+        "errors": [],
+        "data": None,
+        "action": "subscribe_instance",
+        "response_status": 201,
+        "request_id": "sub-1",
+    }
 
     await client.patch(f"/api/patients/{patient['id']}/", json={"first_name": "ViaHTTP"}, headers=alice.headers)
     event = await next_frame(ws, lambda f: f["payload"].get("request_id") == "sub-1")
@@ -111,6 +117,7 @@ async def test_resume_older_than_the_window_gets_410(client, alice, sql) -> None
     sql("UPDATE events SET created_at = now() - interval '30 days'")
     from service.appkeys import DB
     from service.sqlfiles import Q
+
     db = client.server.app[DB]
     await db.execute(Q.prune_events, {"retention_seconds": 3600})
     ws = await connect(client, alice, since=1)
@@ -123,9 +130,16 @@ async def test_resume_older_than_the_window_gets_410(client, alice, sql) -> None
 
 
 async def test_resume_with_bad_since_is_refused(client, alice) -> None:
-    resp = await client.get("/ws/", params={"token": alice.token, "since": "abc"}, headers={
-        "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    resp = await client.get(
+        "/ws/",
+        params={"token": alice.token, "since": "abc"},
+        headers={
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+    )
     assert resp.status == 400
 
 
@@ -159,11 +173,13 @@ def _close_code_at_end(sock: socket.socket) -> int | None:
         opcode, length = data[pos] & 0x0F, data[pos + 1] & 0x7F
         pos += 2
         if length == 126:
-            (length,) = struct.unpack("!H", data[pos:pos + 2]); pos += 2
+            (length,) = struct.unpack("!H", data[pos : pos + 2])
+            pos += 2
         elif length == 127:
-            (length,) = struct.unpack("!Q", data[pos:pos + 8]); pos += 8
+            (length,) = struct.unpack("!Q", data[pos : pos + 8])
+            pos += 8
         if opcode == 0x8 and length >= 2:
-            (code,) = struct.unpack("!H", data[pos:pos + 2])
+            (code,) = struct.unpack("!H", data[pos : pos + 2])
         pos += length
     return code
 

@@ -1,4 +1,5 @@
 """Fan-out between real server processes sharing PostgreSQL and Redis."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,11 +33,16 @@ async def test_change_through_one_process_reaches_a_client_of_another(settings, 
             frame = await next_frame(ws, broadcast("patients", "create", id=patient["id"]))
             assert frame["payload"]["data"]["first_name"] == PATIENT["first_name"]
 
-            await ws.send_json({"stream": "patients", "payload": {
-                "action": "subscribe_instance", "pk": patient["id"], "request_id": "s1"}})
+            await ws.send_json(
+                {
+                    "stream": "patients",
+                    "payload": {"action": "subscribe_instance", "pk": patient["id"], "request_id": "s1"},
+                }
+            )
             await next_frame(ws, lambda f: f["payload"].get("request_id") == "s1")
-            async with http.patch(f"{a.url}/api/patients/{patient['id']}/", json={"last_name": "Moved"},
-                                  headers=alice.headers) as resp:
+            async with http.patch(
+                f"{a.url}/api/patients/{patient['id']}/", json={"last_name": "Moved"}, headers=alice.headers
+            ) as resp:
                 assert resp.status == 200
             update = await next_frame(ws, lambda f: f["payload"].get("request_id") == "s1")
             assert update["payload"]["action"] == "update" and update["payload"]["data"]["last_name"] == "Moved"

@@ -3,6 +3,7 @@
 The HTTP routes in ``auth/http.py`` and the command line in ``__main__.py``
 only translate to and from these functions.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,9 +22,7 @@ from . import passwords
 LOGIN_FAILED = "Unable to log in with provided credentials."
 TOKEN_RE = re.compile(r"[0-9a-f]{40}")
 USERNAME_RE = re.compile(r"[\w.@+-]+")
-USERNAME_MESSAGE = (
-    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."
-)
+USERNAME_MESSAGE = "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."
 USERNAME_TAKEN = "A user with that username already exists."
 
 LOGIN_FIELDS = (
@@ -32,8 +31,15 @@ LOGIN_FIELDS = (
     Field("password", Kind.TEXT, required=True, allow_blank=False),
 )
 DETAIL_FIELDS = (
-    Field("username", Kind.TEXT, required=True, allow_blank=False, max_length=150,
-          pattern=USERNAME_RE, pattern_message=USERNAME_MESSAGE),
+    Field(
+        "username",
+        Kind.TEXT,
+        required=True,
+        allow_blank=False,
+        max_length=150,
+        pattern=USERNAME_RE,
+        pattern_message=USERNAME_MESSAGE,
+    ),
     Field("first_name", Kind.TEXT, max_length=150),
     Field("last_name", Kind.TEXT, max_length=150),
 )

@@ -2,6 +2,7 @@
 
 The trailing slash is optional on these, as in dj-rest-auth.
 """
+
 from __future__ import annotations
 
 from aiohttp import web

@@ -1,6 +1,7 @@
 """Password hashing: argon2id (RFC 9106 low-memory profile, argon2-cffi's
 defaults), salted per password. Hashing is slow on purpose, so it runs in a
 worker thread and never blocks the event loop."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Request bodies: JSON (and the form encodings DRF also parses)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,7 +27,7 @@ async def read_data(request: web.Request) -> Any:
     header = request.headers.get("Content-Type", "")
     if request.content_type in FORM_TYPES:
         form = await request.post()
-        return {key: form.get(key) for key in form.keys()}
+        return {key: form.get(key) for key in form}
     body = await request.read()
     if not body.strip():
         return {}

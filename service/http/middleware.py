@@ -3,6 +3,7 @@
 No reply ever carries a stack trace: unexpected errors are logged with the
 request id and answered 500 ``{"detail": ..., "request_id": ...}``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +11,7 @@ import logging
 import re
 import time
 import uuid
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import psycopg2
 from aiohttp import web
@@ -122,6 +123,4 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
     except Exception:
         log.exception("unexpected error, request_id=%s", request.get(REQUEST_ID))
-        return json_response(
-            {"detail": "A server error occurred.", "request_id": request.get(REQUEST_ID)}, status=500
-        )
+        return json_response({"detail": "A server error occurred.", "request_id": request.get(REQUEST_ID)}, status=500)

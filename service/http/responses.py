@@ -1,12 +1,14 @@
 """JSON replies shaped like Django REST Framework's."""
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 
 from .. import jsonutil
-from ..errors import ApiError, MethodNotAllowed, NotAuthenticated, AuthenticationFailed
+from ..errors import ApiError, AuthenticationFailed, MethodNotAllowed, NotAuthenticated
 
 LIST_ALLOW = "GET, POST, HEAD, OPTIONS"
 

@@ -3,9 +3,11 @@
 Each handler authenticates, picks the action for the method and translates
 its result; everything else happens in the action.
 """
+
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web

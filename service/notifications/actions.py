@@ -1,8 +1,10 @@
 """Notification actions (list, retrieve, acknowledge) and what a saved
 report raises: the rule findings, stored in the report's own transaction."""
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .. import events
 from ..context import Context
@@ -11,7 +13,7 @@ from ..errors import ValidationError, not_found_for
 from ..events import Event
 from ..resources import Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, register, run_listing
 from ..sqlfiles import Q
-from ..validation import FieldError, Field, Kind, clean_value
+from ..validation import Field, FieldError, Kind, clean_value
 from . import rules
 
 STREAM = "notifications"
@@ -62,7 +64,7 @@ async def store(tx: Tx, raised: Iterable[tuple[str, str, int, int | None, str]])
     raised = list(raised)
     if not raised:
         return []
-    types, severities, patients, reports, messages = (list(column) for column in zip(*raised))
+    types, severities, patients, reports, messages = (list(column) for column in zip(*raised, strict=True))
     rows = await tx.fetchall(
         Q.insert_notifications,
         {"types": types, "severities": severities, "patients": patients, "reports": reports, "messages": messages},
@@ -74,7 +76,9 @@ async def store(tx: Tx, raised: Iterable[tuple[str, str, int, int | None, str]])
 
 async def raise_for_report(tx: Tx, report: Row) -> list[Row]:
     """Run every rule on a saved report and store what fires."""
-    context = await tx.fetchone(Q.rule_context, {"patient": report["patient"], "id": report["id"], "time": report["time"]})
+    context = await tx.fetchone(
+        Q.rule_context, {"patient": report["patient"], "id": report["id"], "time": report["time"]}
+    )
     earlier = rules.Earlier(**context) if context else rules.Earlier()
     findings = rules.evaluate(report, earlier)
     return await store(tx, ((f.kind, f.severity, report["patient"], report["id"], f.message) for f in findings))

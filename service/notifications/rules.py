@@ -4,11 +4,13 @@ Each takes the saved report and what it needs of the patient's earlier
 reports, and returns one Finding or None. Every threshold is a constant
 below, and the README's rules table cites its clinical source.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any
 
 # --- thresholds (the only place they are written) --------------------------
 NARROW_PULSE_PRESSURE_MMHG = 20  # systolic - diastolic <= this
@@ -52,7 +54,8 @@ def critical_phase(report: Report, earlier: Earlier) -> Finding | None:
     if report.get("status") != "critical" or earlier.previous_status == "critical":
         return None
     return Finding(
-        "critical_phase", CRITICAL,
+        "critical_phase",
+        CRITICAL,
         "The patient has entered the critical phase: watch closely for plasma leakage and shock.",
     )
 
@@ -65,7 +68,8 @@ def narrow_pulse_pressure(report: Report, earlier: Earlier) -> Finding | None:
     if pressure > NARROW_PULSE_PRESSURE_MMHG:
         return None
     return Finding(
-        "narrow_pulse_pressure", CRITICAL,
+        "narrow_pulse_pressure",
+        CRITICAL,
         f"Narrow pulse pressure: {systolic}/{diastolic} mmHg ({pressure} mmHg, "
         f"at most {NARROW_PULSE_PRESSURE_MMHG}). A sign of shock: assess now.",
     )
@@ -76,7 +80,8 @@ def low_o2_saturation(report: Report, earlier: Earlier) -> Finding | None:
     if saturation is None or saturation >= LOW_O2_SATURATION_PCT:
         return None
     return Finding(
-        "low_o2_saturation", WARNING,
+        "low_o2_saturation",
+        WARNING,
         f"Low oxygen saturation: {saturation} % (below {LOW_O2_SATURATION_PCT} %).",
     )
 
@@ -89,9 +94,9 @@ def hematocrit_rise(report: Report, earlier: Earlier) -> Finding | None:
         return None
     rise = (value - first) * 100 // first
     return Finding(
-        "hematocrit_rise", WARNING,
-        f"Hematocrit {value} % is {rise} % above the first recorded value ({first} %): "
-        "possible plasma leakage.",
+        "hematocrit_rise",
+        WARNING,
+        f"Hematocrit {value} % is {rise} % above the first recorded value ({first} %): possible plasma leakage.",
     )
 
 
@@ -100,7 +105,8 @@ def low_platelets(report: Report, earlier: Earlier) -> Finding | None:
     if platelets is None or platelets >= LOW_PLATELETS_PER_UL_E3:
         return None
     return Finding(
-        "low_platelets", WARNING,
+        "low_platelets",
+        WARNING,
         f"Platelets {platelets} x10³/µL (below {LOW_PLATELETS_PER_UL_E3}). Watch for bleeding.",
     )
 
@@ -121,7 +127,8 @@ def low_urine_output(report: Report, earlier: Earlier) -> Finding | None:
     if rate >= LOW_URINE_ML_PER_KG_PER_H:
         return None
     return Finding(
-        "low_urine_output", WARNING,
+        "low_urine_output",
+        WARNING,
         f"Low urine output: {rate:.2f} ml/kg/h over {URINE_WINDOW_HOURS} h "
         f"({output} ml, {Decimal(weight):.1f} kg; below {LOW_URINE_ML_PER_KG_PER_H}).",
     )

@@ -1,4 +1,5 @@
 """Patient actions: list, retrieve, create, update/patch, delete."""
+
 from __future__ import annotations
 
 from typing import Any

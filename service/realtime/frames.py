@@ -4,6 +4,7 @@ A broadcast is encoded once per process and written to every socket as the
 same bytes, WebSocket header included (server frames are not masked and we
 never compress), so fan-out costs one transport write per client.
 """
+
 from __future__ import annotations
 
 import struct

@@ -9,11 +9,13 @@ Redis outage, and every few seconds as a safety net, it reads whatever it has
 not delivered yet from the table, so a lost publish delays an event but never
 loses it.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import psycopg2
 import redis.asyncio as aioredis
@@ -162,7 +164,7 @@ class Hub:
         for start in range(0, len(sessions), DELIVERY_SLICE):
             if start:
                 await asyncio.sleep(0)
-            for session in sessions[start:start + DELIVERY_SLICE]:
+            for session in sessions[start : start + DELIVERY_SLICE]:
                 session.push(event, broadcast)
 
     async def read_events(self, after: int, upto: int | None, limit: int = REPLAY_BATCH) -> list[Event]:

@@ -6,11 +6,12 @@ screens see a change even while Redis is away. Other processes get it
 through Redis; if a publish fails, they catch up from the events table when
 their subscription comes back (hub.py), so nothing is lost.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -38,9 +39,11 @@ class Publisher:
         if self._task is not None:
             try:  # let what is queued go out, but never hang a shutdown on Redis
                 await asyncio.wait_for(self._queue.join(), timeout=2)
-            except asyncio.TimeoutError:
-                log.warning("shutdown with %d event batches unpublished; other processes "
-                            "will read them from the events table", self._queue.qsize())
+            except TimeoutError:
+                log.warning(
+                    "shutdown with %d event batches unpublished; other processes will read them from the events table",
+                    self._queue.qsize(),
+                )
             await cancel_all([self._task])
         await self._redis.aclose()
 

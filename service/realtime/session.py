@@ -1,4 +1,5 @@
 """One WebSocket session: a bounded send path and its subscriptions."""
+
 from __future__ import annotations
 
 import asyncio
@@ -88,8 +89,7 @@ class Session:
         if self.closing:
             return
         self.closing = True
-        log.warning("closing WebSocket of user %s (id %s): client too slow (%s)",
-                    self.user.username, self.user.id, why)
+        log.warning("closing WebSocket of user %s (id %s): client too slow (%s)", self.user.username, self.user.id, why)
         asyncio.get_running_loop().create_task(
             self.ws.close(code=CLOSE_TOO_SLOW, message=b"client too slow: send queue full")
         )

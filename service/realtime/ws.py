@@ -5,11 +5,13 @@ Every action calls the same resource action as the HTTP route, so both paths
 validate, check permissions, write history and emit events identically.
 Bad frames get an error reply and the socket stays open (wire-protocol §10.6).
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -200,8 +202,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     session = Session(ws, request.transport, user, settings.ws_send_buffer_bytes)
     ctx = Context(request.app[DB], settings, user)
-    log.info("WebSocket connected: user %s (id %d), %d open", user.username, user.id, len(hub.sessions) + 1,
-             extra={"user_id": user.id, "sessions": len(hub.sessions) + 1})
+    log.info(
+        "WebSocket connected: user %s (id %d), %d open",
+        user.username,
+        user.id,
+        len(hub.sessions) + 1,
+        extra={"user_id": user.id, "sessions": len(hub.sessions) + 1},
+    )
     try:
         try:
             await hub.attach(session, since)
@@ -210,10 +217,22 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             await ws.close(code=1011, message=b"database unavailable, reconnect later")
             return ws
         except ResumeTooOld:
-            session.send(envelope(EVENTS_STREAM, orjson.dumps({
-                "errors": [f"Events after {since} are no longer kept; reload and resume from a newer event_id."],
-                "data": None, "action": "resume", "response_status": 410, "request_id": None,
-            })))
+            session.send(
+                envelope(
+                    EVENTS_STREAM,
+                    orjson.dumps(
+                        {
+                            "errors": [
+                                f"Events after {since} are no longer kept; reload and resume from a newer event_id."
+                            ],
+                            "data": None,
+                            "action": "resume",
+                            "response_status": 410,
+                            "request_id": None,
+                        }
+                    ),
+                )
+            )
         async for message in ws:
             if message.type == WSMsgType.TEXT:
                 session.send(await handle_frame(ctx, session, message.data))
@@ -221,9 +240,14 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 session.send(bad_frame(None, "Binary frames are not supported; send JSON text frames."))
     finally:
         hub.detach(session)
-        log.info("WebSocket disconnected: user %s (id %d), close code %s, %d open",
-                 user.username, user.id, ws.close_code, len(hub.sessions),
-                 extra={"user_id": user.id, "close_code": ws.close_code, "sessions": len(hub.sessions)})
+        log.info(
+            "WebSocket disconnected: user %s (id %d), close code %s, %d open",
+            user.username,
+            user.id,
+            ws.close_code,
+            len(hub.sessions),
+            extra={"user_id": user.id, "close_code": ws.close_code, "sessions": len(hub.sessions)},
+        )
     return ws
 
 

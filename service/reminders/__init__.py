@@ -1,4 +1,5 @@
 """Observation-due reminders: scheduled with every report, fired by the worker."""
+
 from __future__ import annotations
 
 from ..db import Tx

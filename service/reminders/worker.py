@@ -9,6 +9,7 @@ even with several workers, and a worker that dies mid-task has its claim
 taken over by another when the lease runs out. Reminders are rows, so a
 restart of anything loses none.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,8 +52,13 @@ class Worker:
         publisher.start()
         pool = await create_pool(settings.database_url, 1, 2, name="dengue-ward-worker")
         self.db = Database(pool, after_commit=publisher.submit)
-        log.info("reminder worker %s started: PostgreSQL %s, Redis %s, lease %.0fs", self.worker_id,
-                 settings.redacted_database_url(), settings.redacted_redis_url(), settings.reminder_lease_seconds)
+        log.info(
+            "reminder worker %s started: PostgreSQL %s, Redis %s, lease %.0fs",
+            self.worker_id,
+            settings.redacted_database_url(),
+            settings.redacted_redis_url(),
+            settings.reminder_lease_seconds,
+        )
         try:
             await self._serve()
         finally:
@@ -83,7 +89,8 @@ class Worker:
             if loop.time() - last_prune > PRUNE_EVERY_SECONDS:
                 await self.prune_events()
                 last_prune = loop.time()
-            row = await self.db.fetchone(Q.next_reminder_wait)  # type: ignore[union-attr]
+            assert self.db is not None
+            row = await self.db.fetchone(Q.next_reminder_wait)
             wait = row["seconds"] if row and row["seconds"] is not None else MAX_IDLE_SECONDS
             await self._sleep(min(max(wait, 0.0), MAX_IDLE_SECONDS), listener)
 
@@ -104,9 +111,14 @@ class Worker:
         assert self.db is not None
         fired = 0
         while not self.stopping.is_set():
-            claimed = await self.db.fetchall(Q.claim_due_reminders, {
-                "worker": self.worker_id, "batch": BATCH, "lease_seconds": self.settings.reminder_lease_seconds,
-            })
+            claimed = await self.db.fetchall(
+                Q.claim_due_reminders,
+                {
+                    "worker": self.worker_id,
+                    "batch": BATCH,
+                    "lease_seconds": self.settings.reminder_lease_seconds,
+                },
+            )
             if not claimed:
                 break
             if self._hold_claim:
@@ -118,20 +130,39 @@ class Worker:
         assert self.db is not None
         tz = self.settings.tz
         async with self.db.transaction() as tx:
-            rows = await tx.fetchall(Q.fire_reminders, {
-                "ids": [c["id"] for c in claimed], "versions": [c["version"] for c in claimed],
-                "worker": self.worker_id,
-            })
-            due = [(
-                rules.OBSERVATION_DUE, rules.WARNING, r["patient"], r["report"],
-                rules.observation_due_message(r["first_name"], r["last_name"], r["monitoring_interval"],
-                                              r["run_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")),
-            ) for r in rows]
+            rows = await tx.fetchall(
+                Q.fire_reminders,
+                {
+                    "ids": [c["id"] for c in claimed],
+                    "versions": [c["version"] for c in claimed],
+                    "worker": self.worker_id,
+                },
+            )
+            due = [
+                (
+                    rules.OBSERVATION_DUE,
+                    rules.WARNING,
+                    r["patient"],
+                    r["report"],
+                    rules.observation_due_message(
+                        r["first_name"],
+                        r["last_name"],
+                        r["monitoring_interval"],
+                        r["run_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
+                    ),
+                )
+                for r in rows
+            ]
             await store(tx, due)
         for row in rows:
             lateness = (row["fired_at"] - row["run_at"]).total_seconds()
-            log.info("reminder fired: patient %s, due %s, %.3fs late", row["patient"], row["run_at"].isoformat(),
-                     lateness, extra={"patient": row["patient"], "lateness_seconds": lateness})
+            log.info(
+                "reminder fired: patient %s, due %s, %.3fs late",
+                row["patient"],
+                row["run_at"].isoformat(),
+                lateness,
+                extra={"patient": row["patient"], "lateness_seconds": lateness},
+            )
         if len(rows) < len(claimed):
             log.info("%d claimed reminder(s) moved or taken over meanwhile; not fired here", len(claimed) - len(rows))
         return len(rows)
@@ -140,8 +171,11 @@ class Worker:
         assert self.db is not None
         row = await self.db.fetchone(Q.prune_events, {"retention_seconds": self.settings.event_retention_seconds})
         if row is not None:
-            log.info("pruned events up to id %s (older than %ss)", row["pruned_through"],
-                     self.settings.event_retention_seconds)
+            log.info(
+                "pruned events up to id %s (older than %ss)",
+                row["pruned_through"],
+                self.settings.event_retention_seconds,
+            )
 
 
 def run_worker(settings: Settings) -> int:

@@ -1,8 +1,10 @@
 """Report actions. Each write stores the change, its history row and its
 events in one transaction (the SQL returns the history row it wrote)."""
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import psycopg2.errors
 

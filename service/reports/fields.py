@@ -1,4 +1,5 @@
 """The report's writable fields, their rules (domain.md) and derived values."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,9 +47,9 @@ FIELDS = (
 )
 
 # What an omitted optional field is on create (the model's defaults).
-DEFAULTS: dict[str, Any] = {
-    f.name: ("" if f.kind == Kind.TEXT else None) for f in FIELDS if not f.required
-} | {"status": "febrile"}
+DEFAULTS: dict[str, Any] = {f.name: ("" if f.kind == Kind.TEXT else None) for f in FIELDS if not f.required} | {
+    "status": "febrile"
+}
 
 DIASTOLIC_ABOVE_SYSTOLIC = "The diastolic pressure must not be above the systolic pressure."
 

@@ -3,6 +3,7 @@
 PATCH/PUT may change only ``history_change_reason`` (other keys are ignored);
 DELETE is for superusers; restore brings a report back to one version.
 """
+
 from __future__ import annotations
 
 from typing import Any

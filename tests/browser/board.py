@@ -1,4 +1,5 @@
 """Helpers for driving the ward board and for setting up data over REST."""
+
 from __future__ import annotations
 
 import json
@@ -39,9 +40,16 @@ def cell(page: Any, report_id: int, field: str) -> Any:
 def rest(base: str, account: Any, method: str, path: str, body: Any = None) -> Any:
     """One REST call as ``account``; returns the decoded JSON (None for 204)."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{base}{path}", data=data, method=method, headers={
-        "Authorization": f"Token {account.token}", "Content-Type": "application/json", "Accept": "application/json",
-    })
+    request = urllib.request.Request(
+        f"{base}{path}",
+        data=data,
+        method=method,
+        headers={
+            "Authorization": f"Token {account.token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as resp:
             text = resp.read()

@@ -5,11 +5,13 @@ Needs ``playwright`` (requirements/local.txt) and ``/usr/bin/chromium``
 (``apt-get install -y chromium``). Playwright's own browser download is not
 used. Missing either one fails these tests with a message saying so.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -17,8 +19,14 @@ from ..servers import Process, server
 
 CHROMIUM = os.environ.get("BROWSER_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 DESKTOP = {"width": 1280, "height": 800}
@@ -35,6 +43,7 @@ TRACK_SOCKETS = """
   };
 })();
 """
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:

@@ -1,4 +1,5 @@
 """The ward board in a real browser, against the real service."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,7 +30,7 @@ def base_url(page: Any) -> str:
 
 
 def iso(minutes_ago: float) -> str:
-    return (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes_ago)).isoformat()
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes_ago)).isoformat()
 
 
 def test_login_then_create_a_patient_and_a_report_through_the_forms(new_page, alice) -> None:
@@ -123,8 +124,13 @@ def test_warning_signs_raise_a_toast_elsewhere_and_an_acknowledge_clears_it_ever
     page_a, page_b = new_page(), new_page()
     login(page_a, alice)
     login(page_b, bob)
-    patient = rest(base_url(page_a), alice, "POST", "/api/patients/",
-                   {"first_name": "Minh", "last_name": "Vo", "admission_date": iso(600)})
+    patient = rest(
+        base_url(page_a),
+        alice,
+        "POST",
+        "/api/patients/",
+        {"first_name": "Minh", "last_name": "Vo", "admission_date": iso(600)},
+    )
     expect(card(page_b, patient["id"])).to_be_visible()
 
     page_a.goto(f"/#/patients/{patient['id']}")
@@ -158,10 +164,20 @@ def open_patient_with_report(new_page, account: Any, **report: Any) -> tuple[Any
     page = new_page()
     login(page, account)
     base = base_url(page)
-    patient = rest(base, account, "POST", "/api/patients/",
-                   {"first_name": "Thu", "last_name": "Le", "admission_date": iso(24 * 60)})
-    created = rest(base, account, "POST", "/api/reports/",
-                   {"patient": patient["id"], "time": iso(60), "monitoring_interval": 4, "day_of_fever": 4, **report})
+    patient = rest(
+        base,
+        account,
+        "POST",
+        "/api/patients/",
+        {"first_name": "Thu", "last_name": "Le", "admission_date": iso(24 * 60)},
+    )
+    created = rest(
+        base,
+        account,
+        "POST",
+        "/api/reports/",
+        {"patient": patient["id"], "time": iso(60), "monitoring_interval": 4, "day_of_fever": 4, **report},
+    )
     page.goto(f"/#/patients/{patient['id']}")
     expect_live(page)
     return page, patient, created
@@ -216,7 +232,8 @@ def test_server_validation_errors_are_shown_next_to_their_fields(new_page, alice
     field(form, "fever").fill("39")
     form.get_by_role("button", name="Save observation").click()
     expect(form.locator('[data-error-for="bp_diastolic"]')).to_have_text(
-        "The diastolic pressure must not be above the systolic pressure.")
+        "The diastolic pressure must not be above the systolic pressure."
+    )
     expect(fever_error).to_be_hidden()
     expect(page.locator("table.obs thead th[data-report-id]")).to_have_count(1)  # nothing saved
 
@@ -242,15 +259,24 @@ def test_after_a_dropped_connection_the_page_resumes_and_shows_what_changed_mean
     page = new_page()
     login(page, alice)
     base = base_url(page)
-    first = rest(base, bob, "POST", "/api/patients/", {"first_name": "Before", "last_name": "Drop", "admission_date": iso(90)})
+    first = rest(
+        base, bob, "POST", "/api/patients/", {"first_name": "Before", "last_name": "Drop", "admission_date": iso(90)}
+    )
     expect(card(page, first["id"])).to_be_visible()
     snapshots: list[str] = []
     page.on("request", lambda r: snapshots.append(r.url) if "/api/patients/" in r.url else None)
 
     drop_connection(page)
-    during = rest(base, bob, "POST", "/api/patients/", {"first_name": "During", "last_name": "Drop", "admission_date": iso(5)})
-    report = rest(base, bob, "POST", "/api/reports/",
-                  {"patient": first["id"], "time": iso(1), "monitoring_interval": 6, "status": "recovery"})
+    during = rest(
+        base, bob, "POST", "/api/patients/", {"first_name": "During", "last_name": "Drop", "admission_date": iso(5)}
+    )
+    report = rest(
+        base,
+        bob,
+        "POST",
+        "/api/reports/",
+        {"patient": first["id"], "time": iso(1), "monitoring_interval": 6, "status": "recovery"},
+    )
     page.context.set_offline(False)
 
     expect(card(page, during["id"])).to_be_visible()
@@ -268,14 +294,18 @@ def test_a_410_after_reconnecting_reloads_everything(new_page, make_user, sql) -
     page = new_page()
     login(page, alice)
     base = base_url(page)
-    kept = rest(base, bob, "POST", "/api/patients/", {"first_name": "Kept", "last_name": "One", "admission_date": iso(30)})
+    kept = rest(
+        base, bob, "POST", "/api/patients/", {"first_name": "Kept", "last_name": "One", "admission_date": iso(30)}
+    )
     expect(card(page, kept["id"])).to_be_visible()
     snapshots: list[str] = []
     page.on("request", lambda r: snapshots.append(r.url) if "/api/patients/" in r.url else None)
 
     drop_connection(page)
     rest(base, bob, "DELETE", f"/api/patients/{kept['id']}/")
-    new = rest(base, bob, "POST", "/api/patients/", {"first_name": "After", "last_name": "Prune", "admission_date": iso(1)})
+    new = rest(
+        base, bob, "POST", "/api/patients/", {"first_name": "After", "last_name": "Prune", "admission_date": iso(1)}
+    )
     sql("UPDATE event_horizon SET pruned_through = (SELECT max(id) FROM events)")  # the page's since is now too old
     page.context.set_offline(False)
 

@@ -16,10 +16,11 @@ script export it that way); it is built with the same defaults as the postgres
 image (host ``postgres``, port 5432, user ``postgres``, database = user) even
 when no POSTGRES_* variable is set.
 """
+
 from __future__ import annotations
 
 import os
-from typing import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from urllib.parse import quote
 
 _KEYS = ("POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD")
