@@ -15,16 +15,26 @@ from .appkeys import DB, HUB, SETTINGS
 from .auth import http as auth_http
 from .config import Settings, load_settings
 from .http import middleware, routes
-from .notifications import actions as _notifications  # noqa: F401
-
-# Importing the action modules registers their resources (order = API root order).
-from .patients import actions as _patients  # noqa: F401
+from .notifications import actions as notifications
+from .patients import actions as patients
 from .realtime import ws
 from .realtime.hub import Hub
 from .realtime.publisher import Publisher
-from .reports import actions as _reports  # noqa: F401
+from .reports import actions as reports
+from .reports import history
+from .resources import Resource
 
 log = logging.getLogger("service")
+
+# Every resource the API and the socket serve, in the API root's order (the
+# old root's keys first). HTTP routes, WebSocket streams and the OpenAPI
+# document are all made from this tuple.
+RESOURCES: tuple[Resource, ...] = (
+    patients.RESOURCE,
+    reports.RESOURCE,
+    history.RESOURCE,
+    notifications.RESOURCE,
+)
 
 
 async def database(app: web.Application) -> AsyncIterator[None]:
@@ -90,9 +100,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(realtime)
     app.on_startup.append(freeze_startup_objects)
     auth_http.setup(app)
-    routes.setup(app)
-    ws.setup(app)
+    routes.setup(app, RESOURCES)
+    ws.setup(app, RESOURCES)
     health.setup(app)
     board.setup(app)
-    openapi.setup(app)
+    openapi.setup(app, RESOURCES)
     return app

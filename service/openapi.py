@@ -3,7 +3,7 @@ Swagger UI (``/swagger/``), served from the swagger-ui-bundle package: no CDN.
 
 The document is generated from the code so that it cannot drift:
 
-- the paths and methods come from the resource table (``resources.REGISTRY``:
+- the paths and methods come from the resource table (``app.RESOURCES``:
   create/update/delete, detail actions, list filters), as the routes do;
 - request bodies and the writable part of every object come from the
   resources' ``Field`` tuples (types, bounds, lengths, choices, required);
@@ -18,7 +18,6 @@ app registers is described here.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ from swagger_ui_bundle import swagger_ui_path
 from . import jsonutil
 from .auth import actions as auth_actions
 from .errors import NotFound
-from .http.routes import ROOT_ORDER
 from .notifications import actions as notifications_actions
 from .notifications import rules
 from .patients import actions as patients_actions
@@ -37,7 +35,7 @@ from .realtime.ws import actions_of
 from .reports import actions as reports_actions
 from .reports import fields as report_fields
 from .reports import history as history_actions
-from .resources import REGISTRY, Resource
+from .resources import Resource
 from .validation import INT_MAX, Field, Kind
 
 OPENAPI_VERSION = "3.0.3"
@@ -675,13 +673,8 @@ def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
     }
 
 
-def _root_ordered(names: Any) -> list[str]:
-    """The API root's order (the old root's keys first), as in http/routes.py."""
-    return sorted(names, key=lambda n: ROOT_ORDER.index(n) if n in ROOT_ORDER else len(ROOT_ORDER))
-
-
-def other_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
-    names = _root_ordered(REGISTRY)
+def other_paths(resources: tuple[Resource, ...], schemas: dict[str, Schema]) -> dict[str, Schema]:
+    names = [r.name for r in resources]
     schemas["ApiRoot"] = obj(
         {name: {"type": "string", "format": "uri", "description": f"The {name} list."} for name in names},
         "Absolute URLs of the lists, built from the Host header.",
@@ -753,15 +746,9 @@ def other_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
     }
 
 
-def _ws_description() -> str:
-    streams = "\n".join(
-        f"  - `{name}`: " + ", ".join(f"`{a}`" for a in actions_of(REGISTRY[name])) for name in _root_ordered(REGISTRY)
-    )
-    filters = "; ".join(
-        f"`{name}`: " + ", ".join(f"`{f}`" for f in REGISTRY[name].filters)
-        for name in _root_ordered(REGISTRY)
-        if REGISTRY[name].filters
-    )
+def _ws_description(resources: tuple[Resource, ...]) -> str:
+    streams = "\n".join(f"  - `{r.name}`: " + ", ".join(f"`{a}`" for a in actions_of(r)) for r in resources)
+    filters = "; ".join(f"`{r.name}`: " + ", ".join(f"`{f}`" for f in r.filters) for r in resources if r.filters)
     return f"""
 ## WebSocket: `/ws/`
 
@@ -823,21 +810,21 @@ key is prefixed with `Token ` for you). Without a valid token: 401 with
 """
 
 
-def build_document() -> dict[str, Any]:
+def build_document(resources: tuple[Resource, ...]) -> dict[str, Any]:
     """Generate the whole document (a new dict on every call)."""
     assert set(HISTORY_ONLY) == set(reports_actions.HISTORY_COLUMNS), "history columns changed"
     schemas: dict[str, Schema] = {"Error": ERROR, "ServerError": SERVER_ERROR}
     paths: dict[str, Schema] = auth_paths(schemas)
-    root = other_paths(schemas)
+    root = other_paths(resources, schemas)
     paths["/api/"] = root.pop("/api/")
-    for name in _root_ordered(REGISTRY):
-        paths.update(resource_paths(REGISTRY[name], schemas))
+    for resource in resources:
+        paths.update(resource_paths(resource, schemas))
     paths.update(root)
     tags = [
         {"name": "auth", "description": "dj-rest-auth: login, logout, the user's own details."},
         {"name": "api", "description": "The API root."},
     ]
-    tags += [{"name": name, "description": RESOURCE_DOCS[name].tag} for name in _root_ordered(REGISTRY)]
+    tags += [{"name": r.name, "description": RESOURCE_DOCS[r.name].tag} for r in resources]
     tags += [
         {"name": "probes", "description": "For the orchestrator; no authentication."},
         {"name": "docs", "description": "This document and Swagger UI; no authentication."},
@@ -847,7 +834,7 @@ def build_document() -> dict[str, Any]:
         "info": {
             "title": "Dengue Ward API",
             "version": "1.0.0",
-            "description": DESCRIPTION + _ws_description(),
+            "description": DESCRIPTION + _ws_description(resources),
         },
         "tags": tags,
         "paths": paths,
@@ -884,15 +871,7 @@ def build_document() -> dict[str, Any]:
     }
 
 
-@functools.cache
-def document() -> dict[str, Any]:
-    """The document, built once per process."""
-    return build_document()
-
-
-@functools.cache
-def document_bytes() -> bytes:
-    return jsonutil.dumps(document())
+DOCUMENT = web.AppKey("openapi_document", bytes)
 
 
 # --- HTTP ---------------------------------------------------------------------
@@ -951,7 +930,7 @@ def swagger_assets() -> dict[str, Path]:
 
 
 async def openapi_json(request: web.Request) -> web.StreamResponse:
-    return web.Response(body=document_bytes(), content_type=JSON, headers=_NO_CACHE)
+    return web.Response(body=request.app[DOCUMENT], content_type=JSON, headers=_NO_CACHE)
 
 
 async def swagger_index(request: web.Request) -> web.StreamResponse:
@@ -962,8 +941,9 @@ async def swagger_initializer(request: web.Request) -> web.StreamResponse:
     return web.Response(text=INITIALIZER_JS, content_type="application/javascript", headers=_NO_CACHE)
 
 
-def setup(app: web.Application) -> None:
-    document_bytes()  # build it now: a resource the document lacks fails at startup
+def setup(app: web.Application, resources: tuple[Resource, ...]) -> None:
+    # Built once, now: a resource the document lacks fails at startup.
+    app[DOCUMENT] = jsonutil.dumps(build_document(resources))
     assets = swagger_assets()
 
     async def swagger_asset(request: web.Request) -> web.StreamResponse:

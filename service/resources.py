@@ -89,14 +89,6 @@ def window(page: Page | None) -> dict[str, int | None]:
     return {"limit": min(page.limit, BIGINT_MAX), "offset": min(page.offset, BIGINT_MAX)}
 
 
-REGISTRY: dict[str, Resource] = {}
-
-
-def register(resource: Resource) -> Resource:
-    REGISTRY[resource.name] = resource
-    return resource
-
-
 async def run_listing(
     ctx: Context,
     list_sql: str,

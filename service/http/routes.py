@@ -17,7 +17,7 @@ from ..appkeys import DB, SETTINGS, USER
 from ..auth.actions import authenticate
 from ..context import Context, User
 from ..errors import MethodNotAllowed, NotAuthenticated
-from ..resources import REGISTRY, Listing, Page, Resource
+from ..resources import Listing, Page, Resource
 from .body import read_data
 from .responses import LIST_ALLOW, json_response, no_content
 
@@ -140,27 +140,21 @@ def detail_action_handler(resource: Resource, name: str) -> Handler:
     return handler
 
 
-# The old API root's keys, in its order; resources it never had follow them.
-# (Registration order alone follows the import graph, not this.)
-ROOT_ORDER = ("patients", "reports", "history")
+def api_root(names: tuple[str, ...]) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await context(request)
+        if request.method not in ("GET", "HEAD"):
+            raise not_allowed(request, "GET, HEAD, OPTIONS")
+        base = request.url.with_query(None)
+        return json_response({name: str(base.with_path(f"/api/{name}/")) for name in names})
+
+    return handler
 
 
-def _root_rank(name: str) -> int:
-    return ROOT_ORDER.index(name) if name in ROOT_ORDER else len(ROOT_ORDER)
-
-
-async def api_root(request: web.Request) -> web.StreamResponse:
-    await context(request)
-    if request.method not in ("GET", "HEAD"):
-        raise not_allowed(request, "GET, HEAD, OPTIONS")
-    base = request.url.with_query(None)
-    names = sorted(REGISTRY, key=_root_rank)
-    return json_response({name: str(base.with_path(f"/api/{name}/")) for name in names})
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_route("*", "/api/", api_root)
-    for resource in REGISTRY.values():
+def setup(app: web.Application, resources: tuple[Resource, ...]) -> None:
+    """The API root (keys in the order of ``resources``) and every resource's routes."""
+    app.router.add_route("*", "/api/", api_root(tuple(r.name for r in resources)))
+    for resource in resources:
         app.router.add_route("*", f"/api/{resource.name}/", list_handler(resource))
         app.router.add_route("*", rf"/api/{resource.name}/{{pk:[^/.]+}}/", detail_handler(resource))
         for name in resource.detail_actions:

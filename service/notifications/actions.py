@@ -11,7 +11,7 @@ from ..context import Context
 from ..db import Row, Tx
 from ..errors import ValidationError, not_found_for
 from ..events import Event
-from ..resources import Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, register, run_listing
+from ..resources import Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, run_listing
 from ..sqlfiles import Q
 from ..validation import Field, FieldError, Kind, clean_value
 from . import rules
@@ -84,14 +84,12 @@ async def raise_for_report(tx: Tx, report: Row) -> list[Row]:
     return await store(tx, ((f.kind, f.severity, report["patient"], report["id"], f.message) for f in findings))
 
 
-RESOURCE = register(
-    Resource(
-        name=STREAM,
-        model=MODEL,
-        lookup="id",
-        list=list_notifications,
-        retrieve=retrieve,
-        detail_actions={"acknowledge": acknowledge},
-        filters=("patient", "acknowledged"),
-    )
+RESOURCE = Resource(
+    name=STREAM,
+    model=MODEL,
+    lookup="id",
+    list=list_notifications,
+    retrieve=retrieve,
+    detail_actions={"acknowledge": acknowledge},
+    filters=("patient", "acknowledged"),
 )

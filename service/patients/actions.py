@@ -10,7 +10,7 @@ from ..errors import ValidationError, not_found_for
 from ..events import Event
 from ..reminders import reschedule
 from ..reports.actions import emit_history_rows
-from ..resources import Filters, Listing, Obj, Page, Resource, lookup_id, register, run_listing
+from ..resources import Filters, Listing, Obj, Page, Resource, lookup_id, run_listing
 from ..sqlfiles import Q
 from ..validation import Field, Kind, validate
 
@@ -90,15 +90,13 @@ async def delete(ctx: Context, pk: Any) -> None:
         tx.emit(Event.deleted(STREAM, patient_id))
 
 
-RESOURCE = register(
-    Resource(
-        name=STREAM,
-        model=MODEL,
-        lookup="id",
-        list=list_patients,
-        retrieve=retrieve,
-        create=create,
-        update=update,
-        delete=delete,
-    )
+RESOURCE = Resource(
+    name=STREAM,
+    model=MODEL,
+    lookup="id",
+    list=list_patients,
+    retrieve=retrieve,
+    create=create,
+    update=update,
+    delete=delete,
 )

@@ -23,7 +23,7 @@ from ..auth.actions import user_for_token
 from ..config import Settings
 from ..context import Context
 from ..errors import ApiError, AuthenticationFailed, MethodNotAllowed, NotFound, PermissionDenied, ValidationError
-from ..resources import REGISTRY, Resource
+from ..resources import Resource
 from ..validation import REQUIRED, parse_pk
 from .frames import envelope, reply
 from .hub import ResumeTooOld
@@ -136,7 +136,16 @@ def bad_frame(stream: Any, message: str, request_id: Any = None, action: Any = N
     return reply(shown, action, request_id, status, errors=[message])
 
 
-async def handle_frame(ctx: Context, session: Session, text: str) -> bytes:
+Streams = dict[str, tuple[Resource, dict[str, WsAction]]]
+STREAMS: web.AppKey[Streams] = web.AppKey("streams")
+
+
+def streams_of(resources: tuple[Resource, ...]) -> Streams:
+    """Each resource's stream name → the resource and its socket actions."""
+    return {resource.name: (resource, actions_of(resource)) for resource in resources}
+
+
+async def handle_frame(ctx: Context, session: Session, text: str, streams: Streams) -> bytes:
     """One client frame in, one reply frame out (never raises)."""
     try:
         frame = orjson.loads(text)
@@ -145,17 +154,18 @@ async def handle_frame(ctx: Context, session: Session, text: str) -> bytes:
     if not isinstance(frame, dict):
         return bad_frame(None, 'Invalid frame: expected a JSON object with "stream" and "payload".')
     stream, payload = frame.get("stream"), frame.get("payload")
-    resource = REGISTRY.get(stream) if isinstance(stream, str) else None
-    if resource is None:
-        streams = ", ".join(REGISTRY)
+    found = streams.get(stream) if isinstance(stream, str) else None
+    if found is None:
+        names = ", ".join(streams)
         request_id = payload.get("request_id") if isinstance(payload, dict) else None
-        return bad_frame(stream, f"Unknown stream {stream!r}. Streams: {streams}.", request_id)
+        return bad_frame(stream, f"Unknown stream {stream!r}. Streams: {names}.", request_id)
+    resource, actions = found
     if not isinstance(payload, dict):
         return bad_frame(stream, 'Invalid frame: "payload" must be a JSON object.')
     request_id, action = payload.get("request_id"), payload.get("action")
     if "action" not in payload:
         return bad_frame(stream, "Unable to find action in message body.", request_id, status=405)
-    run = actions_of(resource).get(action) if isinstance(action, str) else None
+    run = actions.get(action) if isinstance(action, str) else None
     try:
         if run is None:
             raise MethodNotAllowed(str(action))
@@ -182,7 +192,7 @@ def _since(request: web.Request) -> int | None:
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
-    settings, hub = request.app[SETTINGS], request.app[HUB]
+    settings, hub, streams = request.app[SETTINGS], request.app[HUB], request.app[STREAMS]
     if not origin_allowed(request, settings):
         log.warning("WebSocket refused: origin %r not allowed", request.headers.get("Origin"))
         raise PermissionDenied("Origin not allowed.")
@@ -235,7 +245,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             )
         async for message in ws:
             if message.type == WSMsgType.TEXT:
-                session.send(await handle_frame(ctx, session, message.data))
+                session.send(await handle_frame(ctx, session, message.data, streams))
             elif message.type == WSMsgType.BINARY:
                 session.send(bad_frame(None, "Binary frames are not supported; send JSON text frames."))
     finally:
@@ -268,6 +278,7 @@ async def close_all(app: web.Application) -> None:
     )
 
 
-def setup(app: web.Application) -> None:
+def setup(app: web.Application, resources: tuple[Resource, ...]) -> None:
+    app[STREAMS] = streams_of(resources)
     app.router.add_get("/ws/", websocket)
     app.on_shutdown.append(close_all)

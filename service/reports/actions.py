@@ -15,7 +15,7 @@ from ..errors import ValidationError, not_found_for
 from ..events import Event
 from ..notifications.actions import raise_for_report
 from ..reminders import reschedule
-from ..resources import Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, register, run_listing
+from ..resources import Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, run_listing
 from ..sqlfiles import Q
 from ..validation import does_not_exist, validate
 from .fields import DEFAULTS, FIELDS, check_consistency, derived
@@ -117,16 +117,14 @@ async def delete(ctx: Context, pk: Any) -> None:
         await write(ctx, tx, Q.delete_report, {"id": report_id, "actor": actor.id})
 
 
-RESOURCE = register(
-    Resource(
-        name=STREAM,
-        model=MODEL,
-        lookup="id",
-        list=list_reports,
-        retrieve=retrieve,
-        create=create,
-        update=update,
-        delete=delete,
-        filters=("patient",),
-    )
+RESOURCE = Resource(
+    name=STREAM,
+    model=MODEL,
+    lookup="id",
+    list=list_reports,
+    retrieve=retrieve,
+    create=create,
+    update=update,
+    delete=delete,
+    filters=("patient",),
 )

@@ -14,7 +14,7 @@ from .. import events
 from ..context import Context
 from ..errors import Conflict, PermissionDenied, not_found_for
 from ..events import Event
-from ..resources import Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, register, run_listing
+from ..resources import Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, run_listing
 from ..sqlfiles import Q
 from ..validation import Field, Kind, validate
 from .actions import HISTORY_STREAM, serialize, write
@@ -81,16 +81,14 @@ async def restore(ctx: Context, pk: Any) -> tuple[int, Obj]:
     return status, serialize(report, ctx)
 
 
-RESOURCE = register(
-    Resource(
-        name=HISTORY_STREAM,
-        model=MODEL,
-        lookup="history_id",
-        list=list_history,
-        retrieve=retrieve,
-        update=update,
-        delete=delete,
-        detail_actions={"restore": restore},
-        filters=("report", "patient"),
-    )
+RESOURCE = Resource(
+    name=HISTORY_STREAM,
+    model=MODEL,
+    lookup="history_id",
+    list=list_history,
+    retrieve=retrieve,
+    update=update,
+    delete=delete,
+    detail_actions={"restore": restore},
+    filters=("report", "patient"),
 )
