@@ -11,7 +11,7 @@ The document is generated from the code so that it cannot drift:
   ``created_by``, the derived report fields, the history columns, the
   notification fields) is written out here, as read-only properties.
 
-``tests/test_openapi.py`` calls every operation against the real app and
+``tests/http/test_openapi.py`` calls every operation against the real app and
 validates each reply against this document, and checks that every route the
 app registers is described here.
 """

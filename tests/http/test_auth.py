@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import PASSWORD, ROOT
+from ..conftest import PASSWORD, ROOT
 
 LOGIN_FAILED = {"non_field_errors": ["Unable to log in with provided credentials."]}
 USERNAME_INVALID = ["Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."]

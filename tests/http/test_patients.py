@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import PATIENT, create_patient, create_report, moment
+from ..helpers import PATIENT, create_patient, create_report, moment
 
 PATIENT_KEYS = ["id", "first_name", "last_name", "admission_date", "dismissal_date", "created_at", "updated_at"]
 NOT_PROVIDED = {"detail": "Authentication credentials were not provided."}

@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from .servers import _http_ok, free_port, service_env, spawn, wait_until
+from ..servers import _http_ok, free_port, service_env, spawn, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -22,8 +22,8 @@ from openapi_spec_validator import validate as validate_spec
 from service import openapi
 from service.app import RESOURCES, create_app
 
-from .conftest import PASSWORD, admin_execute
-from .helpers import PATIENT, report_body
+from ..conftest import PASSWORD, admin_execute
+from ..helpers import PATIENT, report_body
 
 JSON = "application/json"
 METHODS = ("get", "post", "put", "patch", "delete")

@@ -14,8 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from .helpers import PATIENT, create_patient, create_report, next_frame
-from .servers import Process, server, service_env, spawn, wait_until
+from ..helpers import PATIENT, create_patient, create_report, next_frame
+from ..servers import Process, server, service_env, spawn, wait_until
 
 pytestmark = pytest.mark.slow
 

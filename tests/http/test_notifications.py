@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .helpers import broadcast, create_patient, create_report, next_frame, request
+from ..helpers import broadcast, create_patient, create_report, next_frame, request
 
 
 async def notifications(client: Any, account: Any, **query: Any) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ import psycopg2
 import pytest
 from psycopg2.extensions import parse_dsn
 
-from .conftest import ADMIN_URL, ROOT
+from ..conftest import ADMIN_URL, ROOT
 
 MAINTENANCE = ROOT / "compose" / "production" / "postgres" / "maintenance"
 BACKUP_NAME = re.compile(r"^backup_\d{4}_\d{2}_\d{2}T\d{2}_\d{2}_\d{2}\.sql\.gz$")

@@ -15,7 +15,7 @@ import aiohttp
 
 from service.app import create_app
 
-from .helpers import PATIENT, broadcast, create_patient, create_report, next_frame, request
+from ..helpers import PATIENT, broadcast, create_patient, create_report, next_frame, request
 
 
 async def connect(client: Any, account: Any, **params: Any) -> Any:

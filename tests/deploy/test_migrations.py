@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg2
 import pytest
 
-from .conftest import yoyo
+from ..conftest import yoyo
 
 APP_TABLES = {
     "users",

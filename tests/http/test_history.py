@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import REPORT_FIELDS, create_patient, create_report, moment
+from ..helpers import REPORT_FIELDS, create_patient, create_report, moment
 
 HISTORY_FIELDS = ["history_id", "history_date", "history_change_reason", "history_type", "history_user"]
 FORBIDDEN = {"detail": "You do not have permission to perform this action."}

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from psycopg2.extensions import parse_dsn
 
-from .conftest import ADMIN_URL, ROOT
+from ..conftest import ADMIN_URL, ROOT
 
 COMPOSE = ROOT / "compose"
 LOCAL_START = COMPOSE / "local" / "service" / "start"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import PATIENT, create_patient, next_frame, report_body, request
+from ..helpers import PATIENT, create_patient, next_frame, report_body, request
 
 
 async def connect(client: Any, account: Any, **params: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import PATIENT, create_patient, create_report, report_body
+from ..helpers import PATIENT, create_patient, create_report, report_body
 
 MIB = 1024 * 1024
 INVALID_INT = ["A valid integer is required."]
@@ -580,7 +580,7 @@ def test_a_client_that_hangs_up_mid_body_under_the_real_server(settings, alice) 
     fails instead (wrk does this at the end of every benchmark window)."""
     import socket
 
-    from .servers import server, wait_until
+    from ..servers import server, wait_until
 
     with server(settings) as process:
         with socket.create_connection(("127.0.0.1", process.port)) as sock:

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from .servers import free_port, server
+from ..servers import free_port, server
 
 pytestmark = pytest.mark.slow
-NODE_DIR = Path(__file__).resolve().parent / "node"
+NODE_DIR = Path(__file__).resolve().parent.parent / "node"
 
 
 def _read_step(proc: subprocess.Popen[str]) -> dict[str, Any]:

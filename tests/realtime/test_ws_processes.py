@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from .helpers import PATIENT, broadcast, next_frame
-from .servers import redis_server, server
+from ..helpers import PATIENT, broadcast, next_frame
+from ..servers import redis_server, server
 
 pytestmark = pytest.mark.slow
 

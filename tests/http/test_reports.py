@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import REPORT_FIELDS, create_patient, create_report, report_body
+from ..helpers import REPORT_FIELDS, create_patient, create_report, report_body
 
 DERIVED = ["intake_total", "output_total", "fluid_balance", "shift"]
 NULLABLE = [

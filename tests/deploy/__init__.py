@@ -1,0 +1,1 @@
+"""Tests of what runs the service: migrations, gunicorn, compose files, backups."""

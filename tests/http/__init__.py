@@ -1,0 +1,1 @@
+"""Tests over HTTP: every endpoint, error class and the OpenAPI document."""

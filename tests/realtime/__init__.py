@@ -1,0 +1,1 @@
+"""Tests of /ws/: actions, broadcasts, resume, several processes, dcrf-client."""

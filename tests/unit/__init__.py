@@ -1,0 +1,1 @@
+"""Tests of modules on their own (rules, named SQL, transactions), no transport."""

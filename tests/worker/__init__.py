@@ -1,0 +1,1 @@
+"""Tests of the reminder worker as real processes."""
