@@ -47,6 +47,7 @@ from urllib.parse import urlsplit
 import psycopg2
 
 from service import jsonutil
+from service.reminders import CHANNEL as REMINDER_CHANNEL
 from service.sqlfiles import Q
 
 from .common import summarize_ms
@@ -114,8 +115,12 @@ def command(
     return body + ("\n\\gset " + gset + "\n" if gset else ";\n")
 
 
+def dumps_str(value: Any) -> str:
+    return jsonutil.dumps(value).decode()
+
+
 def scripts() -> dict[str, str]:
-    pks = {"pks": "ARRAY[:r_id, :r_history_id]"}
+    pks = {"pks": "ARRAY[:r_id, :r_history_id]", "channel": f"'{REMINDER_CHANNEL}'"}
     auth = command(Q.user_by_token)
     insert = f"\\set patient random(1, {PATIENTS})\n" + command(Q.insert_report, begin=True, gset="r_")
     commit = command(Q.commit_with_events, overrides=pks)
@@ -134,7 +139,13 @@ def scripts() -> dict[str, str]:
         + command(
             Q.schedule_reminder,
             Q.commit_with_events,
-            overrides={"pks": "ARRAY[:id]", "streams": ":p_streams", "actions": ":p_actions", "datas": ":p_datas"},
+            overrides={
+                "pks": "ARRAY[:id]",
+                "streams": ":p_streams",
+                "actions": ":p_actions",
+                "datas": ":p_datas",
+                "channel": f"'{REMINDER_CHANNEL}'",
+            },
         ),
     }
 
@@ -167,7 +178,7 @@ def prepare(admin_url: str) -> tuple[str, list[str]]:
                 for k, v in history.items()
                 if k not in ("history_id", "history_date", "history_change_reason", "history_type", "history_user")
             }
-            report_json = jsonutil.dumps_str(
+            report_json = dumps_str(
                 {
                     **report,
                     "intake_total": 750,
@@ -177,8 +188,8 @@ def prepare(admin_url: str) -> tuple[str, list[str]]:
                     "pk": report["id"],
                 }
             )
-            history_json = jsonutil.dumps_str({**history, "pk": history["history_id"]})
-            patient_json = jsonutil.dumps_str(
+            history_json = dumps_str({**history, "pk": history["history_id"]})
+            patient_json = dumps_str(
                 {
                     "id": 1,
                     "first_name": "Bench",

@@ -1,4 +1,4 @@
-"""Command line: ``python -m service serve|createuser|changepassword|worker``."""
+"""Command line: ``python -m service serve|dev|worker|setup|createuser|changepassword``."""
 
 from __future__ import annotations
 
@@ -53,6 +53,13 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         worker.terminate()
         worker.wait(10)
+
+
+def _setup(args: argparse.Namespace, settings: Settings) -> int:
+    from .setup_db import setup
+
+    setup(settings.database_url)
+    return 0
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -114,6 +121,8 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", help="listen address (default $HOST or 127.0.0.1)")
     dev.add_argument("--port", type=int, help="listen port (default $PORT or 8000)")
     dev.set_defaults(run=_dev)
+    first = sub.add_parser("setup", help="create the database if missing, migrate it, make a first superuser")
+    first.set_defaults(run=_setup)
     create = sub.add_parser("createuser", help="create a user")
     create.add_argument("username")
     create.add_argument("--email", default="")

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from . import board, health, openapi
 from . import db as dbmod
-from . import health, openapi
-from . import web as board
 from .appkeys import DB, HUB, SETTINGS
 from .auth import http as auth_http
 from .config import Settings, load_settings
+from .history import actions as history
 from .http import middleware, routes
 from .notifications import actions as notifications
 from .patients import actions as patients
@@ -21,7 +21,6 @@ from .realtime import ws
 from .realtime.hub import Hub
 from .realtime.publisher import Publisher
 from .reports import actions as reports
-from .reports import history
 from .resources import Resource
 
 log = logging.getLogger("service")

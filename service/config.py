@@ -68,6 +68,9 @@ class Settings:
     event_retention_seconds: int = 7 * 24 * 3600
     event_sweep_seconds: float = 5.0
     reminder_lease_seconds: float = 30.0
+    # Fault injection for tests only: the worker holds each claim this long
+    # before firing it, so a test can kill it while it holds a lease.
+    reminder_test_hold_claim_seconds: float = 0.0
     log_level: str = "INFO"
     log_format: str = "text"
     shutdown_timeout: float = 10.0
@@ -114,6 +117,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         event_retention_seconds=_int(env, "EVENT_RETENTION_SECONDS", d.event_retention_seconds, minimum=1),
         event_sweep_seconds=_float(env, "EVENT_SWEEP_SECONDS", d.event_sweep_seconds),
         reminder_lease_seconds=_float(env, "REMINDER_LEASE_SECONDS", d.reminder_lease_seconds),
+        reminder_test_hold_claim_seconds=_float(
+            env, "REMINDER_TEST_HOLD_CLAIM_SECONDS", d.reminder_test_hold_claim_seconds
+        ),
         log_level=(env.get("LOG_LEVEL") or d.log_level).upper(),
         log_format=(env.get("LOG_FORMAT") or d.log_format).lower(),
         shutdown_timeout=_float(env, "SHUTDOWN_TIMEOUT", d.shutdown_timeout),

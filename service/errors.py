@@ -6,7 +6,12 @@ Bodies follow Django REST Framework: a field error dict for validation, a
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+import psycopg2
+
+log = logging.getLogger("service.errors")
 
 
 class ApiError(Exception):
@@ -79,11 +84,6 @@ class Conflict(ApiError):
     default_detail = "The request conflicts with the current state of the resource."
 
 
-class Gone(ApiError):
-    status = 410
-    default_detail = "Gone."
-
-
 class PayloadTooLarge(ApiError):
     status = 413
 
@@ -97,3 +97,32 @@ class UnsupportedMediaType(ApiError):
 
 def not_found_for(model: str) -> NotFound:
     return NotFound(f"No {model} matches the given query.")
+
+
+class ServiceUnavailable(ApiError):
+    """The database cannot be reached: the client may retry shortly."""
+
+    status = 503
+    default_detail = "The database is unavailable. Try again shortly."
+    retry_after = 1
+
+
+class ServerError(ApiError):
+    """Anything unexpected; the log has the traceback, the client never does."""
+
+    status = 500
+    default_detail = "A server error occurred."
+
+
+def as_api_error(exc: Exception, where: str) -> ApiError:
+    """The one mapping from an exception to what a client is told, for HTTP
+    and the socket alike. Errors actions raise on purpose pass through; the
+    rest are logged (with ``where``: the request id, or the frame) and
+    answered without a trace."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, psycopg2.OperationalError):
+        log.error("database unavailable %s: %s", where, exc)
+        return ServiceUnavailable()
+    log.error("unexpected error %s", where, exc_info=exc)
+    return ServerError()

@@ -3,7 +3,8 @@
 An event is written to the ``events`` table inside the transaction that made
 the change (so its id orders it among all changes, see ``db.Tx.commit``), and
 published to Redis only after that transaction has committed. The same bytes
-serve the Redis message, the replay from the table and every WebSocket frame.
+serve the Redis message, the replay from the table and every WebSocket frame
+(realtime/frames.py builds those).
 """
 
 from __future__ import annotations
@@ -47,24 +48,3 @@ class Event:
         header, _, data = message.partition(b"\n")
         head = orjson.loads(header)
         return cls(head["stream"], head["action"], int(head["pk"]), data, int(head["id"]))
-
-    def payload(self, request_id: Any = None, status: int | None = None) -> bytes:
-        """The DCRF-shaped payload of this event, encoded once per audience."""
-        code = STATUS[self.action] if status is None else status
-        return (
-            b'{"errors":[],"data":'
-            + self.data
-            + b',"action":'
-            + orjson.dumps(self.action)
-            + b',"response_status":'
-            + str(code).encode()
-            + b',"request_id":'
-            + orjson.dumps(request_id)
-            + b',"event_id":'
-            + str(self.id).encode()
-            + b"}"
-        )
-
-    def frame(self, request_id: Any = None, status: int | None = None) -> bytes:
-        """The whole text frame ``{"stream": ..., "payload": ...}``."""
-        return b'{"stream":' + orjson.dumps(self.stream) + b',"payload":' + self.payload(request_id, status) + b"}"

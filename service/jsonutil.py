@@ -30,10 +30,6 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=_default, option=orjson.OPT_UTC_Z)
 
 
-def dumps_str(value: Any) -> str:
-    return dumps(value).decode()
-
-
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"Out of range float values are not JSON compliant: {name!r}")
 

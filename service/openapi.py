@@ -28,19 +28,20 @@ from swagger_ui_bundle import swagger_ui_path
 from . import jsonutil
 from .auth import actions as auth_actions
 from .errors import NotFound
+from .history import actions as history_actions
+from .http.body import FORM_TYPES
 from .notifications import actions as notifications_actions
 from .notifications import rules
 from .patients import actions as patients_actions
 from .realtime.ws import actions_of
 from .reports import actions as reports_actions
 from .reports import fields as report_fields
-from .reports import history as history_actions
+from .reports import history as reports_history
 from .resources import Resource
 from .validation import INT_MAX, Field, Kind
 
 OPENAPI_VERSION = "3.0.3"
 JSON = "application/json"
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 SWAGGER_DIR = Path(swagger_ui_path)
 Schema = dict[str, Any]
 
@@ -260,7 +261,7 @@ RESOURCE_DOCS: dict[str, ResourceDoc] = {
         REPORT,
         report_fields.FIELDS,
     ),
-    reports_actions.HISTORY_STREAM: ResourceDoc(
+    reports_history.HISTORY_STREAM: ResourceDoc(
         "HistoricalReport",
         "The audit trail of reports (django-simple-history's layout), newest first. "
         "Only `history_change_reason` can be edited.",
@@ -297,7 +298,7 @@ class ActionDoc:
 
 
 ACTION_DOCS: dict[tuple[str, str], ActionDoc] = {
-    (reports_actions.HISTORY_STREAM, "restore"): ActionDoc(
+    (reports_history.HISTORY_STREAM, "restore"): ActionDoc(
         "Restore a report to this version",
         "Brings the report back to the values of this history row, with its old id, and records a new history "
         "row by the acting user (`~`, or `+` when the report is re-created). No request body.",
@@ -553,7 +554,7 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             detail[method] = op
     if resource.delete:
         # Only history restricts deleting (to superusers); say so if another starts to.
-        forbidden = ("403",) if resource.name == reports_actions.HISTORY_STREAM else ()
+        forbidden = ("403",) if resource.name == reports_history.HISTORY_STREAM else ()
         detail["delete"] = {
             "tags": [tag],
             "operationId": f"{tag}_destroy",
@@ -812,7 +813,7 @@ key is prefixed with `Token ` for you). Without a valid token: 401 with
 
 def build_document(resources: tuple[Resource, ...]) -> dict[str, Any]:
     """Generate the whole document (a new dict on every call)."""
-    assert set(HISTORY_ONLY) == set(reports_actions.HISTORY_COLUMNS), "history columns changed"
+    assert set(HISTORY_ONLY) == set(reports_history.HISTORY_COLUMNS), "history columns changed"
     schemas: dict[str, Schema] = {"Error": ERROR, "ServerError": SERVER_ERROR}
     paths: dict[str, Schema] = auth_paths(schemas)
     root = other_paths(resources, schemas)

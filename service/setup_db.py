@@ -1,4 +1,4 @@
-"""First-run set-up for the plain host (used by scripts/run).
+"""First-run set-up for the plain host: ``python -m service setup`` (scripts/run).
 
 Creates the database named in $DATABASE_URL if it is missing, applies the
 migrations with yoyo, and creates a first superuser if there is no user yet,
@@ -16,8 +16,6 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import make_dsn, parse_dsn
-
-from .config import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,12 +94,7 @@ async def ensure_first_user(url: str) -> None:
         await pool.wait_closed()
 
 
-def main() -> None:
-    url = load_settings().database_url
+def setup(url: str) -> None:
     ensure_database(url)
     apply_migrations(url)
     asyncio.run(ensure_first_user(url))
-
-
-if __name__ == "__main__":
-    main()

@@ -2,8 +2,12 @@
 
 A file holds any number of queries, each introduced by a comment line
 ``-- name: some_query``. Everything up to the next ``-- name:`` line is the
-query text. Parameters use psycopg2's ``%(name)s`` style, so every value is
-sent as a parameter and never formatted into the text.
+query text: one statement, which each connection prepares once. A name
+ending in ``#`` (``-- name: some_script#``, aiosql's mark) says the text is
+a script of several statements, run as it is and never prepared; a query
+without the mark that holds several statements is refused at load time.
+Parameters use psycopg2's ``%(name)s`` style, so every value is sent as a
+parameter and never formatted into the text.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import re
 from pathlib import Path
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-_NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+_NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)(#?)\s*$", re.MULTILINE)
 
 
 _PARAM = re.compile(r"%\((\w+)\)s")
@@ -27,29 +31,31 @@ class Query(str):
     prepare: str | None  # PREPARE dq_<name> AS <text with $1..$n>
     execute: str  # EXECUTE dq_<name>(%(a)s, ...), or the text itself
 
-    def __new__(cls, name: str, text: str) -> Query:
+    def __new__(cls, name: str, text: str, script: bool = False) -> Query:
         query = super().__new__(cls, text)
         query.name = name
+        if script:
+            query.prepare, query.execute = None, text
+            return query
         code = _COMMENT.sub("", text)  # a ';' in a comment does not end a statement
         order: list[str] = []
         for param in _PARAM.findall(code):
             if param not in order:
                 order.append(param)
         body = _PARAM.sub(lambda m: f"${order.index(m.group(1)) + 1}", code).replace("%%", "%")
-        if ";" in body.rstrip().rstrip(";"):  # several statements cannot be prepared
-            query.prepare, query.execute = None, text
-        else:
-            args = ", ".join(f"%({p})s" for p in order)
-            query.prepare = f"PREPARE dq_{name} AS {body.strip().rstrip(';').rstrip()}"
-            query.execute = f"EXECUTE dq_{name}({args})" if order else f"EXECUTE dq_{name}"
+        if ";" in body.rstrip().rstrip(";"):
+            raise ValueError(f"query {name!r} holds several statements: name it {name + '#'!r} to run it as a script")
+        args = ", ".join(f"%({p})s" for p in order)
+        query.prepare = f"PREPARE dq_{name} AS {body.strip().rstrip(';').rstrip()}"
+        query.execute = f"EXECUTE dq_{name}({args})" if order else f"EXECUTE dq_{name}"
         return query
 
 
 class Queries:
     """Attribute access to every named query: ``Q.get_patient``."""
 
-    def __init__(self, queries: dict[str, str]) -> None:
-        self._queries = {name: Query(name, text) for name, text in queries.items()}
+    def __init__(self, queries: dict[str, Query]) -> None:
+        self._queries = queries
 
     def __getattr__(self, name: str) -> Query:
         try:
@@ -64,28 +70,31 @@ class Queries:
         return sorted(self._queries)
 
 
-def parse(text: str, source: str = "<string>") -> dict[str, str]:
-    queries: dict[str, str] = {}
+def parse(text: str, source: str = "<string>") -> dict[str, Query]:
+    queries: dict[str, Query] = {}
     matches = list(_NAME.finditer(text))
     for i, match in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         body = text[match.end() : end].strip()
-        name = match.group(1)
+        name, script = match.group(1), match.group(2) == "#"
         if not body:
             raise ValueError(f"{source}: query {name!r} is empty")
         if name in queries:
             raise ValueError(f"{source}: query {name!r} defined twice")
-        queries[name] = body
+        try:
+            queries[name] = Query(name, body, script)
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from None
     return queries
 
 
 def load(directory: Path = SQL_DIR) -> Queries:
-    queries: dict[str, str] = {}
+    queries: dict[str, Query] = {}
     for path in sorted(directory.glob("*.sql")):
-        for name, body in parse(path.read_text(encoding="utf-8"), str(path)).items():
+        for name, query in parse(path.read_text(encoding="utf-8"), str(path)).items():
             if name in queries:
                 raise ValueError(f"{path}: query {name!r} already defined in another file")
-            queries[name] = body
+            queries[name] = query
     return Queries(queries)
 
 

@@ -1,6 +1,6 @@
 -- Change events (see service/events.py and service/db.py).
 
--- name: commit_with_events
+-- name: commit_with_events#
 -- The end of every write transaction that changed something visible. The
 -- transaction-level advisory lock serialises event writers from here to
 -- COMMIT, so ids become visible in id order (no reader ever sees id N

@@ -25,7 +25,7 @@ WITH latest AS (
      WHERE (reminders.report, reminders.run_at) IS DISTINCT FROM (EXCLUDED.report, EXCLUDED.run_at)
     RETURNING run_at
 )
-SELECT run_at, pg_notify('dengue_reminders', run_at::text) FROM scheduled;
+SELECT run_at, pg_notify(%(channel)s, run_at::text) FROM scheduled;
 
 -- name: claim_due_reminders
 -- Take up to %(batch)s due reminders for %(lease_seconds)s seconds. Rows

@@ -20,11 +20,6 @@ SELECT id, username, email, first_name, last_name, is_active, is_staff, is_super
  ORDER BY id
  LIMIT 1;
 
--- name: user_by_id
-SELECT id, username, email, first_name, last_name, is_active, is_staff, is_superuser
-  FROM users
- WHERE id = %(id)s;
-
 -- name: insert_user
 INSERT INTO users (username, password, email, is_staff, is_superuser)
 VALUES (%(username)s, %(password)s, %(email)s, %(is_staff)s, %(is_superuser)s)

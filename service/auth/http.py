@@ -9,8 +9,8 @@ from aiohttp import web
 
 from ..appkeys import DB, SETTINGS
 from ..http.body import read_data
+from ..http.context import context, not_allowed
 from ..http.responses import json_response
-from ..http.routes import context, not_allowed
 from . import actions
 
 

@@ -13,11 +13,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-import psycopg2
 from aiohttp import web
 
 from ..appkeys import REQUEST_ID, USER
-from ..errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
+from ..errors import MethodNotAllowed, NotFound, PayloadTooLarge, as_api_error
 from .responses import error_response, json_response, options_response
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -96,8 +95,6 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.method == "OPTIONS" and error.allow and "OPTIONS" in error.allow:
             return options_response(request.path, error.allow, error.view)
         return error_response(error)
-    except ApiError as error:
-        return error_response(error)
     except web.HTTPRequestEntityTooLarge:
         limit = request.client_max_size
         return error_response(PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes."))
@@ -115,12 +112,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         # reaches the access log (CLIENT_CLOSED).
         log.info("client closed the connection mid-request, request_id=%s", request.get(REQUEST_ID))
         return web.Response(status=CLIENT_CLOSED)
-    except psycopg2.OperationalError:
-        log.exception("database unavailable, request_id=%s", request.get(REQUEST_ID))
-        return json_response(
-            {"detail": "The database is unavailable. Try again shortly.", "request_id": request.get(REQUEST_ID)},
-            status=503,
-        )
-    except Exception:
-        log.exception("unexpected error, request_id=%s", request.get(REQUEST_ID))
-        return json_response({"detail": "A server error occurred.", "request_id": request.get(REQUEST_ID)}, status=500)
+    except Exception as exc:
+        request_id = request.get(REQUEST_ID)
+        where = f"in {request.method} {request.path}, request_id={request_id}"
+        return error_response(as_api_error(exc, where), request_id)

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import jsonutil
-from ..errors import ApiError, AuthenticationFailed, MethodNotAllowed, NotAuthenticated
+from ..errors import ApiError, AuthenticationFailed, MethodNotAllowed, NotAuthenticated, ServiceUnavailable
 
 LIST_ALLOW = "GET, POST, HEAD, OPTIONS"
 
@@ -48,10 +48,17 @@ def no_content() -> web.Response:
     return web.Response(status=204)
 
 
-def error_response(error: ApiError) -> web.Response:
+def error_response(error: ApiError, request_id: str | None = None) -> web.Response:
+    """DRF's error body and headers; a server-side failure (5xx) also names
+    the request id under which the log has the details."""
     headers = {}
     if isinstance(error, (NotAuthenticated, AuthenticationFailed)):
         headers["WWW-Authenticate"] = "Token"
     if isinstance(error, MethodNotAllowed) and error.allow:
         headers["Allow"] = error.allow
-    return json_response(error.http_body(), status=error.status, headers=headers)
+    if isinstance(error, ServiceUnavailable):
+        headers["Retry-After"] = str(error.retry_after)
+    body = error.http_body()
+    if error.status >= 500 and request_id is not None:
+        body = {**body, "request_id": request_id}
+    return json_response(body, status=error.status, headers=headers)

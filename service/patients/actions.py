@@ -9,7 +9,7 @@ from ..context import Context
 from ..errors import ValidationError, not_found_for
 from ..events import Event
 from ..reminders import reschedule
-from ..reports.actions import emit_history_rows
+from ..reports.history import emit_history_rows
 from ..resources import Filters, Listing, Obj, Page, Resource, lookup_id, run_listing
 from ..sqlfiles import Q
 from ..validation import Field, Kind, validate

@@ -1,8 +1,11 @@
-"""Encoding of outgoing frames.
+"""Every frame the server sends on /ws/, in one place.
 
-A broadcast is encoded once per process and written to every socket as the
-same bytes, WebSocket header included (server frames are not masked and we
-never compress), so fan-out costs one transport write per client.
+The wire format is channelsmultiplexer's envelope ``{"stream", "payload"}``
+around DCRF's payload ``{"errors", "data", "action", "response_status",
+"request_id"}`` (wire-protocol.md §1.2, §2.2); broadcasts add ``"event_id"``
+(§10.9). A broadcast is encoded once per process and written to every socket
+as the same bytes, WebSocket header included (server frames are not masked
+and we never compress), so fan-out costs one transport write per client.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ from typing import Any
 import orjson
 
 from .. import jsonutil
+from ..events import STATUS, Event
+
+ERROR_STREAM = "errors"  # replies to frames that name no valid stream
+EVENTS_STREAM = "events"  # the 410 "resume too old" frame
 
 
 def ws_text_frame(payload: bytes) -> bytes:
@@ -45,3 +52,38 @@ def reply(
         }
     )
     return envelope(stream, payload)
+
+
+def bad_frame(stream: Any, message: str, request_id: Any = None, action: Any = None, status: int = 400) -> bytes:
+    """The reply to a frame that cannot be run (wire-protocol.md §10.6)."""
+    shown = stream if isinstance(stream, str) else ERROR_STREAM
+    return reply(shown, action, request_id, status, errors=[message])
+
+
+def resume_gone(since: int) -> bytes:
+    """The one frame a client resuming from a pruned event id gets (410)."""
+    message = f"Events after {since} are no longer kept; reload and resume from a newer event_id."
+    return reply(EVENTS_STREAM, "resume", None, 410, errors=[message])
+
+
+def event_payload(event: Event, request_id: Any = None) -> bytes:
+    """The DCRF-shaped payload of a change event, from its stored JSON."""
+    return (
+        b'{"errors":[],"data":'
+        + event.data
+        + b',"action":'
+        + orjson.dumps(event.action)
+        + b',"response_status":'
+        + str(STATUS[event.action]).encode()
+        + b',"request_id":'
+        + orjson.dumps(request_id)
+        + b',"event_id":'
+        + str(event.id).encode()
+        + b"}"
+    )
+
+
+def event_frame(event: Event, request_id: Any = None) -> bytes:
+    """A whole WebSocket frame for an event: the stream-wide broadcast
+    (``request_id`` null) or an instance subscription's copy."""
+    return ws_text_frame(envelope(event.stream, event_payload(event, request_id)))

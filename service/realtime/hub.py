@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 import psycopg2
 import redis.asyncio as aioredis
@@ -27,7 +26,7 @@ from ..db import Database
 from ..events import Event
 from ..sqlfiles import Q
 from ..tasks import cancel_all
-from .frames import envelope, ws_text_frame
+from .frames import event_frame
 from .session import Session
 
 log = logging.getLogger("service.realtime.hub")
@@ -159,7 +158,7 @@ class Hub:
         replay up to ``last_id``, which already counts this event.
         """
         self.last_id = event.id
-        broadcast = ws_text_frame(envelope(event.stream, event.payload()))
+        broadcast = event_frame(event)
         sessions = list(self.sessions)
         for start in range(0, len(sessions), DELIVERY_SLICE):
             if start:
@@ -200,13 +199,10 @@ class Hub:
                 if not batch:
                     break
                 for event in batch:
-                    session.write(ws_text_frame(envelope(event.stream, event.payload())))
+                    session.write(event_frame(event))
                 after = batch[-1].id
         finally:
             session.finish_replay()
 
     def detach(self, session: Session) -> None:
         self.sessions.discard(session)
-
-    def stats(self) -> dict[str, Any]:
-        return {"sessions": len(self.sessions), "last_event_id": self.last_id, "redis": self.redis_connected}

@@ -11,7 +11,7 @@ from aiohttp import web
 from .. import events
 from ..context import User
 from ..events import Event
-from .frames import ws_text_frame
+from .frames import event_frame, ws_text_frame
 
 log = logging.getLogger("service.realtime")
 
@@ -67,7 +67,7 @@ class Session:
         self.write(broadcast)
         if self.subs and event.action in (events.UPDATE, events.DELETE):
             for request_id in self.subs.get((event.stream, event.pk), ()):
-                self.write(ws_text_frame(event.frame(request_id)))
+                self.write(event_frame(event, request_id))
 
     def start_replay(self) -> None:
         self.pending = []

@@ -22,16 +22,22 @@ from ..appkeys import DB, HUB, SETTINGS, USER
 from ..auth.actions import user_for_token
 from ..config import Settings
 from ..context import Context
-from ..errors import ApiError, AuthenticationFailed, MethodNotAllowed, NotFound, PermissionDenied, ValidationError
+from ..errors import (
+    ApiError,
+    AuthenticationFailed,
+    MethodNotAllowed,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+    as_api_error,
+)
 from ..resources import Resource
 from ..validation import REQUIRED, parse_pk
-from .frames import envelope, reply
+from .frames import bad_frame, reply, resume_gone
 from .hub import ResumeTooOld
 from .session import Session
 
 log = logging.getLogger("service.realtime")
-ERROR_STREAM = "errors"
-EVENTS_STREAM = "events"
 GOING_AWAY = 1001
 
 Payload = dict[str, Any]
@@ -131,11 +137,6 @@ def actions_of(resource: Resource) -> dict[str, WsAction]:
     return table
 
 
-def bad_frame(stream: Any, message: str, request_id: Any = None, action: Any = None, status: int = 400) -> bytes:
-    shown = stream if isinstance(stream, str) else ERROR_STREAM
-    return reply(shown, action, request_id, status, errors=[message])
-
-
 Streams = dict[str, tuple[Resource, dict[str, WsAction]]]
 STREAMS: web.AppKey[Streams] = web.AppKey("streams")
 
@@ -170,14 +171,9 @@ async def handle_frame(ctx: Context, session: Session, text: str, streams: Strea
         if run is None:
             raise MethodNotAllowed(str(action))
         status, data = await run(ctx, resource, payload, session)
-    except ApiError as error:
+    except Exception as exc:
+        error = as_api_error(exc, f"during {action!r} on stream {stream!r}")
         return reply(stream, action, request_id, error.status, errors=error.ws_errors())
-    except psycopg2.OperationalError:
-        log.exception("database unavailable during %s on %s", action, stream)
-        return reply(stream, action, request_id, 503, errors=["The database is unavailable. Try again shortly."])
-    except Exception:
-        log.exception("unexpected error during %s on %s", action, stream)
-        return reply(stream, action, request_id, 500, errors=["A server error occurred."])
     return reply(stream, action, request_id, status, data=data)
 
 
@@ -227,22 +223,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             await ws.close(code=1011, message=b"database unavailable, reconnect later")
             return ws
         except ResumeTooOld:
-            session.send(
-                envelope(
-                    EVENTS_STREAM,
-                    orjson.dumps(
-                        {
-                            "errors": [
-                                f"Events after {since} are no longer kept; reload and resume from a newer event_id."
-                            ],
-                            "data": None,
-                            "action": "resume",
-                            "response_status": 410,
-                            "request_id": None,
-                        }
-                    ),
-                )
-            )
+            session.send(resume_gone(since or 0))
         async for message in ws:
             if message.type == WSMsgType.TEXT:
                 session.send(await handle_frame(ctx, session, message.data, streams))

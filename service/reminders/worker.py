@@ -28,9 +28,9 @@ from ..notifications import rules
 from ..notifications.actions import store
 from ..realtime.publisher import Publisher
 from ..sqlfiles import Q
+from . import CHANNEL
 
 log = logging.getLogger("service.worker")
-CHANNEL = "dengue_reminders"
 BATCH = 100
 MAX_IDLE_SECONDS = 60.0
 PRUNE_EVERY_SECONDS = 600.0
@@ -42,9 +42,6 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = asyncio.Event()
         self.db: Database | None = None
-        # Fault injection for tests only: hold a claim this long before firing,
-        # so a test can kill the worker while it holds a lease. Never set it.
-        self._hold_claim = float(os.environ.get("REMINDER_TEST_HOLD_CLAIM_SECONDS") or 0)
 
     async def run(self) -> None:
         settings = self.settings
@@ -121,8 +118,8 @@ class Worker:
             )
             if not claimed:
                 break
-            if self._hold_claim:
-                await asyncio.sleep(self._hold_claim)
+            if self.settings.reminder_test_hold_claim_seconds:
+                await asyncio.sleep(self.settings.reminder_test_hold_claim_seconds)
             fired += await self._fire(claimed)
         return fired
 

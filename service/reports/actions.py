@@ -3,49 +3,27 @@ events in one transaction (the SQL returns the history row it wrote)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import psycopg2.errors
 
-from .. import events
 from ..context import Context
 from ..db import Row, Tx
 from ..errors import ValidationError, not_found_for
-from ..events import Event
 from ..notifications.actions import raise_for_report
 from ..reminders import reschedule
 from ..resources import Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, run_listing
 from ..sqlfiles import Q
 from ..validation import does_not_exist, validate
-from .fields import DEFAULTS, FIELDS, check_consistency, derived
+from . import fields
+from .fields import DEFAULTS, FIELDS, check_consistency
+from .history import STREAM, emit_history_rows, report_of
 
-STREAM = "reports"
-HISTORY_STREAM = "history"
 MODEL = "Report"
-HISTORY_COLUMNS = ("history_id", "history_date", "history_change_reason", "history_type", "history_user")
-ACTION_OF_TYPE = {"+": events.CREATE, "~": events.UPDATE, "-": events.DELETE}
 
 
 def serialize(row: Row, ctx: Context) -> Obj:
-    return {**row, **derived(row, ctx.settings.tz)}
-
-
-def report_of(history_row: Row) -> Row:
-    """The report as it was recorded in one history row."""
-    return {k: v for k, v in history_row.items() if k not in HISTORY_COLUMNS}
-
-
-def emit_history_rows(tx: Tx, rows: Iterable[Row], ctx: Context) -> None:
-    """Events of report changes: the report itself, then its new history row."""
-    for row in rows:
-        report = report_of(row)
-        action = ACTION_OF_TYPE[row["history_type"]]
-        if action == events.DELETE:
-            tx.emit(Event.deleted(STREAM, report["id"], patient=report["patient"]))
-        else:
-            tx.emit(Event.of(STREAM, action, serialize(report, ctx)))
-        tx.emit(Event.of(HISTORY_STREAM, events.CREATE, row, pk_key="history_id"))
+    return fields.serialize(row, ctx.settings.tz)
 
 
 async def list_reports(ctx: Context, filters: Filters, page: Page | None) -> Listing:

@@ -70,6 +70,11 @@ def shift_of(time: dt.datetime, tz: ZoneInfo) -> str:
     return "N"
 
 
+def serialize(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+    """A report as the wire shows it: its columns, then the derived values."""
+    return {**row, **derived(row, tz)}
+
+
 def derived(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     intake = sum(row[name] or 0 for name in INTAKES)
     output = sum(row[name] or 0 for name in OUTPUTS)

@@ -1,94 +1,39 @@
-"""The audit trail of reports: read, annotate, restore; never rewrite.
+"""What every report write leaves in the audit trail, and the events for it.
 
-PATCH/PUT may change only ``history_change_reason`` (other keys are ignored);
-DELETE is for superusers; restore brings a report back to one version.
+Each write's SQL returns the history row it wrote (sql/reports.sql:
+``record_report_history``); that row holds the report as it was after the
+change (before it, for a delete). Patients (deleting their reports) and the
+history resource (restores) use these helpers as the report actions do.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg2.errors
+from collections.abc import Iterable
 
 from .. import events
 from ..context import Context
-from ..errors import Conflict, PermissionDenied, not_found_for
+from ..db import Row, Tx
 from ..events import Event
-from ..resources import Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, run_listing
-from ..sqlfiles import Q
-from ..validation import Field, Kind, validate
-from .actions import HISTORY_STREAM, serialize, write
+from .fields import serialize
 
-MODEL = "HistoricalReport"
-FIELDS = (Field("history_change_reason", Kind.TEXT, nullable=True, max_length=100),)
-
-
-async def list_history(ctx: Context, filters: Filters, page: Page | None) -> Listing:
-    ctx.require_user()
-    params = {"report": id_filter(filters, "report"), "patient": id_filter(filters, "patient")}
-    return await run_listing(ctx, Q.list_history, Q.count_history, params, page, dict)
+STREAM = "reports"
+HISTORY_STREAM = "history"
+HISTORY_COLUMNS = ("history_id", "history_date", "history_change_reason", "history_type", "history_user")
+ACTION_OF_TYPE = {"+": events.CREATE, "~": events.UPDATE, "-": events.DELETE}
 
 
-async def retrieve(ctx: Context, pk: Any) -> Obj:
-    ctx.require_user()
-    row = await ctx.db.fetchone(Q.get_history, {"history_id": lookup_id(pk, MODEL)})
-    if row is None:
-        raise not_found_for(MODEL)
-    return row
+def report_of(history_row: Row) -> Row:
+    """The report as it was recorded in one history row."""
+    return {k: v for k, v in history_row.items() if k not in HISTORY_COLUMNS}
 
 
-async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
-    ctx.require_user()
-    history_id = lookup_id(pk, MODEL)
-    async with ctx.db.transaction() as tx:
-        row = await tx.fetchone(Q.get_history, {"history_id": history_id})
-        if row is None:  # before validating, as DRF looks the object up first
-            raise not_found_for(MODEL)
-        clean = validate(FIELDS, data, partial=True, tz=ctx.settings.tz)
-        if "history_change_reason" in clean:
-            row = await tx.fetchone(Q.set_history_reason, {"history_id": history_id, **clean})
-            assert row is not None
-            tx.emit(Event.of(HISTORY_STREAM, events.UPDATE, row, pk_key="history_id"))
-    return row
-
-
-async def delete(ctx: Context, pk: Any) -> None:
-    if not ctx.require_user().is_superuser:
-        raise PermissionDenied()
-    history_id = lookup_id(pk, MODEL)
-    async with ctx.db.transaction() as tx:
-        if await tx.fetchone(Q.delete_history, {"history_id": history_id}) is None:
-            raise not_found_for(MODEL)
-        tx.emit(Event.deleted(HISTORY_STREAM, history_id))
-
-
-async def restore(ctx: Context, pk: Any) -> tuple[int, Obj]:
-    """Bring the report back to this version: 200, or 201 if it is re-created."""
-    actor = ctx.require_user()
-    history_id = lookup_id(pk, MODEL)
-    params = {"history_id": history_id, "actor": actor.id, "reason": f"Restored from history {history_id}"}
-    try:
-        async with ctx.db.transaction() as tx:
-            version = await tx.fetchone(Q.get_history, {"history_id": history_id})
-            if version is None:
-                raise not_found_for(MODEL)
-            exists = await tx.execute(Q.lock_report, {"id": version["id"]})
-            status = 200 if exists else 201
-            sql = Q.restore_report_update if status == 200 else Q.restore_report_insert
-            report = await write(ctx, tx, sql, params)
-    except psycopg2.errors.ForeignKeyViolation:
-        raise Conflict("The patient of this report no longer exists; it cannot be restored.") from None
-    return status, serialize(report, ctx)
-
-
-RESOURCE = Resource(
-    name=HISTORY_STREAM,
-    model=MODEL,
-    lookup="history_id",
-    list=list_history,
-    retrieve=retrieve,
-    update=update,
-    delete=delete,
-    detail_actions={"restore": restore},
-    filters=("report", "patient"),
-)
+def emit_history_rows(tx: Tx, rows: Iterable[Row], ctx: Context) -> None:
+    """Events of report changes: the report itself, then its new history row."""
+    for row in rows:
+        report = report_of(row)
+        action = ACTION_OF_TYPE[row["history_type"]]
+        if action == events.DELETE:
+            tx.emit(Event.deleted(STREAM, report["id"], patient=report["patient"]))
+        else:
+            tx.emit(Event.of(STREAM, action, serialize(report, ctx.settings.tz)))
+        tx.emit(Event.of(HISTORY_STREAM, events.CREATE, row, pk_key="history_id"))

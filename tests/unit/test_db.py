@@ -11,6 +11,7 @@ import pytest
 
 from service.db import Database, create_pool
 from service.events import Event
+from service.reminders import CHANNEL
 from service.sqlfiles import Q
 
 
@@ -43,7 +44,7 @@ async def test_a_queued_statement_runs_with_commit(db, sql) -> None:
 async def test_a_queued_statement_travels_with_the_events(db, sql) -> None:
     async with db.transaction() as tx:
         row = await tx.fetchone(*insert_patient("Lan"))
-        await tx.later(Q.schedule_reminder, {"patient": row["id"]})  # a prepared, named query
+        await tx.later(Q.schedule_reminder, {"patient": row["id"], "channel": CHANNEL})  # a prepared, named query
         await tx.later(*insert_patient("50% more"))
         tx.emit(Event.of("patients", "create", {"id": row["id"]}))
     assert sorted(sql("SELECT first_name FROM patients")) == [("50% more",), ("Lan",)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.sqlfiles import Q, Query
+from service.sqlfiles import SQL_DIR, Q, Query, parse
 
 NAMES = Q.names()
 
@@ -33,8 +33,9 @@ def test_parameters_are_numbered_in_first_use_order() -> None:
     assert query.execute == "EXECUTE dq_demo(%(b)s, %(a)s)"
 
 
-def test_only_multi_statement_queries_go_unprepared() -> None:
+def test_only_queries_marked_as_scripts_go_unprepared() -> None:
     assert [name for name in NAMES if getattr(Q, name).prepare is None] == ["commit_with_events"]
+    assert "-- name: commit_with_events#" in (SQL_DIR / "events.sql").read_text()
 
 
 def test_comments_neither_split_statements_nor_add_parameters() -> None:
@@ -43,6 +44,11 @@ def test_comments_neither_split_statements_nor_add_parameters() -> None:
     assert query.execute == "EXECUTE dq_c(%(a)s)"
 
 
-def test_several_statements_are_not_prepared() -> None:
-    query = Query("two", "SELECT 1; SELECT 2;")
-    assert query.prepare is None and query.execute == "SELECT 1; SELECT 2;"
+def test_a_script_is_run_as_it_is() -> None:
+    (query,) = parse("-- name: two#\nSELECT 1; SELECT 2;\n").values()
+    assert query.name == "two" and query.prepare is None and query.execute == "SELECT 1; SELECT 2;"
+
+
+def test_several_statements_without_the_script_mark_are_refused() -> None:
+    with pytest.raises(ValueError, match="holds several statements: name it 'two#'"):
+        parse("-- name: two\nSELECT 1; SELECT 2;\n", "demo.sql")

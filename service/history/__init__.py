@@ -1,0 +1,1 @@
+"""The audit trail of reports as a resource: read, annotate, restore."""
