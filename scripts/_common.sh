@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Shared by scripts/run and scripts/test (sourced, not executed).
-# Creates the virtualenv and installs requirements/local.txt when it changed.
+# Shared by scripts/run, scripts/test and scripts/check (sourced, not executed).
+# Creates the virtualenv and installs requirements/local.txt when it changed;
+# installs a Node package directory's lockfile with npm ci when it changed.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="${VENV:-$ROOT/.venv}"
@@ -21,12 +22,14 @@ ensure_venv() {
     fi
 }
 
+# ensure_node_modules DIR WHAT: DIR (relative to the root) holds a package.json
+# and package-lock.json; WHAT names it in the message.
 ensure_node_modules() {
-    local dir="$ROOT/tests/node" stamp want
+    local dir="$ROOT/$1" what=$2 stamp want
     stamp="$dir/node_modules/.lock.sha256"
     want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-        echo "==> installing the Node test client (npm ci in tests/node)"
+        echo "==> installing $what (npm ci in $1)"
         (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
         echo "$want" > "$stamp"
     fi

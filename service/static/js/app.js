@@ -122,7 +122,7 @@ function resync() {
   }
   sync.buffering = true;
   sync.running = (async () => {
-    let failed = null;
+    let failed; // every pass of the loop sets it before it is read
     do {
       sync.again = false;
       try {
