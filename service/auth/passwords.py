@@ -1,8 +1,9 @@
 """Password hashing and the rules a new password must pass.
 
 Hashing is argon2id (RFC 9106 low-memory profile, argon2-cffi's defaults),
-salted per password. Hashing is slow on purpose, so it runs in a worker
-thread and never blocks the event loop.
+salted per password. It is slow and takes 64 MiB on purpose, so it runs in a
+few dedicated threads (``Hasher``) that bound both the memory in use and the
+queue of callers waiting for a turn; it never blocks the event loop.
 
 ``password_problems`` is Django's default ``AUTH_PASSWORD_VALIDATORS`` (the
 ``startproject`` template) with Django's English messages, in Django's order:
@@ -26,12 +27,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import gzip
+import os
 import re
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from pathlib import Path
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+T = TypeVar("T")
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so that an unknown user and
@@ -39,11 +49,16 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a real password")
 
 
+# --- hashing, synchronous (blocking: call from a worker thread) ---------------
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
 def verify(stored_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches; with no stored hash (unknown user) a
+    dummy hash is checked so that the answer, False, costs the same."""
     try:
         return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
@@ -54,12 +69,202 @@ def needs_rehash(stored_hash: str) -> bool:
     return _hasher.check_needs_rehash(stored_hash)
 
 
+# --- hashing, bounded and asynchronous ---------------------------------------
+
+DEFAULT_MAX_WAITING = 32
+
+
+def default_concurrency() -> int:
+    return min(os.cpu_count() or 1, 2)
+
+
+class HashingBusy(Exception):
+    """Every hashing thread is busy and the waiting line is full: the call
+    was refused at once, nothing was queued. Try again later."""
+
+
+@dataclass(eq=False)
+class _Waiter:
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[None] = field(init=False)
+    granted: bool = False  # a slot has been handed to this waiter
+
+    def __post_init__(self) -> None:
+        self.future = self.loop.create_future()
+
+
+class Hasher:
+    """argon2 in ``concurrency`` dedicated threads, at most ``max_waiting``
+    callers waiting for one, and ``HashingBusy`` at once for any more.
+
+    A slot is held from the moment a call is let in until its thread has
+    finished, even if the caller is cancelled meanwhile: a hash the caller no
+    longer wants still takes its 64 MiB until it ends. A caller cancelled
+    while waiting leaves the line (or passes on a slot it was just handed).
+
+    The bookkeeping is under a thread lock, not asyncio primitives, so one
+    Hasher may serve several event loops (one per test, the CLI's
+    ``asyncio.run``) one after another or at once.
+
+    ``hash_fn`` and ``verify_fn`` exist for tests; production uses the
+    defaults, the real argon2 functions above.
+    """
+
+    def __init__(
+        self,
+        concurrency: int,
+        max_waiting: int,
+        *,
+        hash_fn: Callable[[str], str] = hash_password,
+        verify_fn: Callable[[str | None, str], bool] = verify,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if max_waiting < 0:
+            raise ValueError("max_waiting must not be negative")
+        self.concurrency = concurrency
+        self.max_waiting = max_waiting
+        self._hash_fn = hash_fn
+        self._verify_fn = verify_fn
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="argon2")
+        self._lock = threading.Lock()
+        self._running = 0  # slots taken: calls let in whose thread work has not ended
+        self._waiting: deque[_Waiter] = deque()
+        self._closed = False
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    async def verify(self, stored_hash: str | None, password: str) -> bool:
+        """``verify`` in a hashing thread (an unknown user, None, costs the same)."""
+        return await self._run(self._verify_fn, stored_hash, password)
+
+    async def hash(self, password: str) -> str:
+        return await self._run(self._hash_fn, password)
+
+    def close(self, wait: bool = True) -> None:
+        """Refuse new calls, fail the waiting ones (RuntimeError) and shut the
+        threads down, waiting for hashes in progress unless ``wait`` is False."""
+        with self._lock:
+            self._closed = True
+            waiters, self._waiting = list(self._waiting), deque()
+        for waiter in waiters:
+            _call_in_loop(waiter.loop, _fail, waiter.future)
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        waiter = None
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the password hasher is closed")
+            if self._running < self.concurrency and not self._waiting:
+                self._running += 1
+            elif len(self._waiting) >= self.max_waiting:
+                raise HashingBusy(f"{self._running} password hashes running and {len(self._waiting)} waiting")
+            else:
+                waiter = _Waiter(loop)
+                self._waiting.append(waiter)
+        if waiter is not None:
+            await self._wait_for_slot(waiter)
+        try:
+            job = self._pool.submit(fn, *args)
+        except BaseException:  # the pool was shut down meanwhile
+            self._release()
+            raise
+        # The slot is freed when the thread is done, not when the caller stops
+        # waiting: cancelling the caller does not stop a running hash.
+        job.add_done_callback(self._job_done)
+        return await asyncio.wrap_future(job, loop=loop)
+
+    async def _wait_for_slot(self, waiter: _Waiter) -> None:
+        try:
+            await waiter.future
+        except BaseException:  # cancelled, or the Hasher was closed
+            with self._lock:
+                granted = waiter.granted
+                if not granted and waiter in self._waiting:
+                    self._waiting.remove(waiter)
+            if granted:  # handed a slot it will not use: pass it on
+                self._release()
+            raise
+
+    def _job_done(self, _job: Future[Any]) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        """Give up a slot: hand it to the first waiter still alive, if any."""
+        with self._lock:
+            while self._waiting:
+                waiter = self._waiting.popleft()
+                if waiter.future.done():  # cancelled; it is removing itself
+                    continue
+                waiter.granted = True
+                if _call_in_loop(waiter.loop, _wake, waiter.future):
+                    return  # the slot now belongs to that waiter
+                waiter.granted = False  # its event loop is gone
+            self._running -= 1
+
+
+def _call_in_loop(
+    loop: asyncio.AbstractEventLoop, fn: Callable[[asyncio.Future[None]], None], fut: asyncio.Future[None]
+) -> bool:
+    try:
+        loop.call_soon_threadsafe(fn, fut)
+    except RuntimeError:  # the loop is closed
+        return False
+    return True
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+    # else it was cancelled after being granted a slot: _wait_for_slot sees
+    # waiter.granted and passes the slot on.
+
+
+def _fail(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_exception(RuntimeError("the password hasher is closed"))
+
+
+_default: Hasher | None = None
+_default_lock = threading.Lock()
+
+
+def default_hasher() -> Hasher:
+    """The Hasher behind ``verify_async`` and ``hash_async``: the one given to
+    ``set_default_hasher``, else one made on first use with
+    ``default_concurrency()`` threads and ``DEFAULT_MAX_WAITING``."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Hasher(default_concurrency(), DEFAULT_MAX_WAITING)
+        return _default
+
+
+def set_default_hasher(hasher: Hasher | None) -> Hasher | None:
+    """Make ``hasher`` the one ``verify_async``/``hash_async`` use (None: make
+    a default one again on next use); returns the previous one, not closed."""
+    global _default
+    with _default_lock:
+        previous, _default = _default, hasher
+        return previous
+
+
 async def verify_async(stored_hash: str | None, password: str) -> bool:
-    return await asyncio.get_running_loop().run_in_executor(None, verify, stored_hash, password)
+    """``default_hasher().verify``; may raise HashingBusy."""
+    return await default_hasher().verify(stored_hash, password)
 
 
 async def hash_async(password: str) -> str:
-    return await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
+    """``default_hasher().hash``; may raise HashingBusy."""
+    return await default_hasher().hash(password)
 
 
 # --- the rules for a new password (Django's default validators) --------------
