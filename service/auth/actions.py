@@ -153,7 +153,7 @@ async def create_user(
     errors: dict[str, list[str]] = {}
     if not USERNAME_RE.fullmatch(username) or len(username) > 150:
         errors["username"] = [USERNAME_MESSAGE]
-    problems = passwords.password_problems(password, username)
+    problems = passwords.password_problems(password, username=username, email=email)
     if problems:
         errors["password"] = problems
     if errors:
@@ -172,7 +172,9 @@ async def change_password(db: Database, username: str, password: str) -> None:
     row = await db.fetchone(Q.user_by_username, {"username": username})
     if row is None:
         raise ValidationError({"username": [f'User "{username}" does not exist.']})
-    problems = passwords.password_problems(password, username)
+    problems = passwords.password_problems(
+        password, username=username, first_name=row["first_name"], last_name=row["last_name"], email=row["email"]
+    )
     if problems:
         raise ValidationError({"password": problems})
     await db.execute(Q.set_password, {"id": row["id"], "password": await passwords.hash_async(password)})
