@@ -1,5 +1,4 @@
-"""The OpenAPI 3.0.3 document of the HTTP API (``/openapi.json``) and
-Swagger UI (``/swagger/``), served from the swagger-ui-bundle package: no CDN.
+"""The OpenAPI 3.0.3 document of the HTTP API: ``build_document(resources)``.
 
 The document is generated from the code so that it cannot drift:
 
@@ -19,160 +18,42 @@ app registers is described here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-from swagger_ui_bundle import swagger_ui_path
-
-from . import jsonutil
-from .auth import actions as auth_actions
-from .errors import NotFound
-from .history import actions as history_actions
-from .http.body import FORM_TYPES
-from .notifications import actions as notifications_actions
-from .notifications import rules
-from .patients import actions as patients_actions
-from .realtime.ws import actions_of
-from .reports import actions as reports_actions
-from .reports import fields as report_fields
-from .reports import history as reports_history
-from .resources import Resource
-from .validation import INT_MAX, Field, Kind
+from ..auth import actions as auth_actions
+from ..history import actions as history_actions
+from ..notifications import actions as notifications_actions
+from ..notifications import rules
+from ..patients import actions as patients_actions
+from ..realtime.ws import actions_of
+from ..reports import actions as reports_actions
+from ..reports import fields as report_fields
+from ..reports import history as reports_history
+from ..resources import Resource
+from ..validation import Field
+from .schemas import (
+    DATETIME_OUT,
+    ERROR,
+    ID,
+    JSON,
+    RESPONSES,
+    SERVER_ERROR,
+    USER_ID,
+    Schema,
+    bad_request_response,
+    body,
+    obj,
+    ok,
+    outputs,
+    read_only,
+    ref,
+    request_schema,
+    responses,
+    schema_ref,
+    validation_schema,
+)
 
 OPENAPI_VERSION = "3.0.3"
-JSON = "application/json"
-SWAGGER_DIR = Path(swagger_ui_path)
-Schema = dict[str, Any]
-
-# How the wire writes a datetime: UTC with Z (or an offset), microseconds only
-# when they are not zero.
-DATETIME_OUT_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?(Z|[+-]\d{2}:\d{2})$"
-
-
-def ref(kind: str, name: str) -> Schema:
-    return {"$ref": f"#/components/{kind}/{name}"}
-
-
-def schema_ref(name: str) -> Schema:
-    return ref("schemas", name)
-
-
-# --- field schemas, from validation.Field ------------------------------------
-
-
-def _bound(value: int | str) -> int | float:
-    number = float(value)
-    return int(number) if number.is_integer() else number
-
-
-def _decimal_description(field: Field, output: bool) -> str:
-    parts = [f"Decimal, at most {field.max_digits} digits, {field.decimal_places} after the point"]
-    if field.min_value is not None and field.max_value is not None:
-        parts.append(f"between {field.min_value} and {field.max_value}")
-    elif field.min_value is not None:
-        parts.append(f"at least {field.min_value}")
-    elif field.max_value is not None:
-        parts.append(f"at most {field.max_value}")
-    text = ", ".join(parts) + "."
-    example = "12." + "5".ljust(field.decimal_places, "0") if field.decimal_places else "12"
-    if output:
-        return text + f' Always a string with {field.decimal_places} places (e.g. "{example}").'
-    return text + " A JSON number is accepted as well as a string."
-
-
-def field_schema(field: Field, *, output: bool) -> Schema:
-    """The schema of one writable field, as sent (``output=False``) or as returned."""
-    s: Schema
-    if field.kind == Kind.INT:
-        s = {"type": "integer"}
-        if field.min_value is not None:
-            s["minimum"] = _bound(field.min_value)
-        s["maximum"] = _bound(field.max_value) if field.max_value is not None else INT_MAX
-    elif field.kind == Kind.FK:
-        s = {"type": "integer", "format": "int64", "description": f"The id of a {field.name}."}
-    elif field.kind == Kind.DECIMAL:
-        whole, places = field.max_digits - field.decimal_places, field.decimal_places
-        if output:
-            pattern = rf"^-?\d{{1,{max(whole, 1)}}}" + (rf"\.\d{{{places}}}$" if places else "$")
-        else:
-            pattern = rf"^-?\d{{0,{whole}}}(\.\d{{0,{places}}})?$"
-        s = {
-            "type": "string",
-            "format": "decimal",
-            "pattern": pattern,
-            "description": _decimal_description(field, output),
-        }
-    elif field.kind == Kind.DATETIME:
-        s = {"type": "string", "format": "date-time"}
-        if output:
-            s["pattern"] = DATETIME_OUT_PATTERN
-        else:
-            s["description"] = (
-                "ISO 8601. Without an offset the time is taken in the clinical time zone "
-                "(CLINICAL_TIMEZONE); it is returned in UTC."
-            )
-    elif field.kind == Kind.TEXT:
-        s = {"type": "string"}
-        if not field.allow_blank:
-            s["minLength"] = 1
-        if field.max_length is not None:
-            s["maxLength"] = field.max_length
-        if field.pattern is not None:
-            s["pattern"] = "^" + field.pattern.pattern + "$"
-    elif field.kind == Kind.CHOICE:
-        choices: list[Any] = list(field.choices) + ([""] if field.allow_blank else [])
-        s = {"type": "string", "enum": choices}
-    elif field.kind == Kind.BOOL:
-        s = {"type": "boolean"}
-    else:  # a new Kind must be described here
-        raise ValueError(f"no OpenAPI schema for field kind {field.kind!r} ({field.name})")
-    if field.nullable:
-        s["nullable"] = True
-        if "enum" in s:
-            s["enum"].append(None)
-    return s
-
-
-def request_schema(fields: tuple[Field, ...], *, partial: bool, description: str = "") -> Schema:
-    """A request body: unknown keys are ignored, so they are allowed."""
-    s: Schema = {"type": "object", "properties": {f.name: field_schema(f, output=False) for f in fields}}
-    required = [f.name for f in fields if f.required]
-    if required and not partial:
-        s["required"] = required
-    if description:
-        s["description"] = description
-    return s
-
-
-def outputs(fields: tuple[Field, ...]) -> dict[str, Schema]:
-    return {f.name: field_schema(f, output=True) for f in fields}
-
-
-def read_only(s: Schema, description: str = "") -> Schema:
-    s = {**s, "readOnly": True}
-    if description:
-        s["description"] = description
-    return s
-
-
-def obj(properties: dict[str, Schema], description: str = "") -> Schema:
-    """A reply object: exactly these keys, all present."""
-    s: Schema = {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-    }
-    if description:
-        s["description"] = description
-    return s
-
-
-ID = {"type": "integer", "format": "int64", "minimum": 1}
-USER_ID = {"type": "integer", "format": "int64", "nullable": True}
-DATETIME_OUT = {"type": "string", "format": "date-time", "pattern": DATETIME_OUT_PATTERN}
-ERROR_LIST = {"type": "array", "items": {"type": "string"}, "minItems": 1}
 
 
 # --- the objects of each resource ---------------------------------------------
@@ -322,114 +203,6 @@ ACTION_DOCS: dict[tuple[str, str], ActionDoc] = {
 }
 
 
-# --- responses ----------------------------------------------------------------
-
-ERROR = obj({"detail": {"type": "string"}}, "An error: one message.")
-SERVER_ERROR = obj(
-    {"detail": {"type": "string"}, "request_id": {"type": "string"}},
-    "An unexpected or infrastructure error; `request_id` is also in the X-Request-ID header and the logs.",
-)
-
-
-def _error_response(description: str, headers: dict[str, Schema] | None = None, schema: str = "Error") -> Schema:
-    r: Schema = {"description": description, "content": {JSON: {"schema": schema_ref(schema)}}}
-    if headers:
-        r["headers"] = headers
-    return r
-
-
-RESPONSES: dict[str, Schema] = {
-    "Unauthorized": _error_response(
-        "No valid token: `Authentication credentials were not provided.`, `Invalid token.`, "
-        "`Invalid token header. No credentials provided.`, "
-        "`Invalid token header. Token string should not contain spaces.` or `User inactive or deleted.`",
-        {"WWW-Authenticate": {"description": "Always `Token`.", "schema": {"type": "string", "enum": ["Token"]}}},
-    ),
-    "Forbidden": _error_response("`You do not have permission to perform this action.`"),
-    "NotFound": _error_response(
-        "`No <Model> matches the given query.` for an unknown id, `Not found.` for an id that is not a number."
-    ),
-    "MethodNotAllowed": _error_response(
-        'Any method not documented on a path: `Method "<METHOD>" not allowed.`',
-        {"Allow": {"description": "The methods the path takes.", "schema": {"type": "string"}}},
-    ),
-    "PayloadTooLarge": _error_response("The request body exceeds the limit (1 MiB)."),
-    "UnsupportedMediaType": _error_response(
-        'The body is neither JSON nor a form: `Unsupported media type "text/plain" in request.`'
-    ),
-    "ServiceUnavailable": _error_response(
-        "PostgreSQL is unreachable: `The database is unavailable. Try again shortly.`", schema="ServerError"
-    ),
-}
-
-STATUS_REFS = {
-    "401": "Unauthorized",
-    "403": "Forbidden",
-    "404": "NotFound",
-    "413": "PayloadTooLarge",
-    "415": "UnsupportedMediaType",
-    "503": "ServiceUnavailable",
-}
-
-
-def _bad_request(validation: str | None, *, parse: bool) -> Schema:
-    """400: field errors (validation) and/or a body that cannot be parsed."""
-    options = []
-    if validation:
-        options.append(schema_ref(validation))
-    if parse:
-        options.append(schema_ref("Error"))
-    described = []
-    if validation:
-        described.append(
-            "field errors: each failing field maps to a list of messages; "
-            "object-level errors are under `non_field_errors`"
-        )
-    if parse:
-        described.append('a body that is not valid JSON: `{"detail": "JSON parse error - ..."}`')
-    schema = options[0] if len(options) == 1 else {"oneOf": options}
-    return {"description": "Bad request: " + "; or ".join(described) + ".", "content": {JSON: {"schema": schema}}}
-
-
-def _responses(success: dict[str, Schema], *errors: str, bad_request: Schema | None = None) -> dict[str, Schema]:
-    out = dict(success)
-    if bad_request is not None:
-        out["400"] = bad_request
-    for status in errors:
-        if status == "409":
-            out["409"] = _error_response("The report's patient no longer exists, so the report cannot be re-created.")
-        else:
-            out[status] = ref("responses", STATUS_REFS[status])
-    return dict(sorted(out.items()))
-
-
-def _body(name: str, description: str = "") -> Schema:
-    content = {JSON: {"schema": schema_ref(name)}}
-    for media in FORM_TYPES:
-        content[media] = {"schema": schema_ref(name)}
-    body: Schema = {"required": True, "content": content}
-    if description:
-        body["description"] = description
-    return body
-
-
-def _ok(description: str, schema: Schema | None, status: str = "200") -> dict[str, Schema]:
-    r: Schema = {"description": description}
-    if schema is not None:
-        r["content"] = {JSON: {"schema": schema}}
-    return {status: r}
-
-
-def validation_schema(names: list[str], description: str) -> Schema:
-    return {
-        "type": "object",
-        "description": description,
-        "properties": {name: ERROR_LIST for name in [*names, "non_field_errors"]},
-        "additionalProperties": False,
-        "minProperties": 1,
-    }
-
-
 # --- paths --------------------------------------------------------------------
 
 
@@ -482,8 +255,8 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             "summary": f"List {tag}",
             "description": "A plain JSON array; with `?limit=` the LimitOffsetPagination object.",
             "parameters": list_params,
-            "responses": _responses(
-                _ok(
+            "responses": responses(
+                ok(
                     f"The {tag}.",
                     {"oneOf": [{"type": "array", "items": schema_ref(name)}, schema_ref(f"Paginated{name}List")]},
                 ),
@@ -498,14 +271,14 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             "tags": [tag],
             "operationId": f"{tag}_create",
             "summary": f"Create a {name}",
-            "requestBody": _body(f"{name}Request"),
-            "responses": _responses(
-                _ok(f"The created {name} (no Location header).", schema_ref(name), "201"),
+            "requestBody": body(f"{name}Request"),
+            "responses": responses(
+                ok(f"The created {name} (no Location header).", schema_ref(name), "201"),
                 "401",
                 "413",
                 "415",
                 "503",
-                bad_request=_bad_request(validation, parse=True),
+                bad_request=bad_request_response(validation, parse=True),
             ),
         }
 
@@ -523,12 +296,12 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             "tags": [tag],
             "operationId": f"{tag}_retrieve",
             "summary": f"One {name}",
-            "responses": _responses(_ok(f"The {name}.", schema_ref(name)), "401", "404", "503"),
+            "responses": responses(ok(f"The {name}.", schema_ref(name)), "401", "404", "503"),
         },
     }
     if resource.update:
         put_body = f"Patched{name}Request" if doc.put_partial else f"{name}Request"
-        for method, body, summary in (
+        for method, body_name, summary in (
             ("put", put_body, "Replace" if not doc.put_partial else "Update"),
             ("patch", f"Patched{name}Request", "Partly update"),
         ):
@@ -536,15 +309,15 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
                 "tags": [tag],
                 "operationId": f"{tag}_{'update' if method == 'put' else 'partial_update'}",
                 "summary": f"{summary} a {name}",
-                "requestBody": _body(body),
-                "responses": _responses(
-                    _ok(f"The whole {name}, updated.", schema_ref(name)),
+                "requestBody": body(body_name),
+                "responses": responses(
+                    ok(f"The whole {name}, updated.", schema_ref(name)),
                     "401",
                     "404",
                     "413",
                     "415",
                     "503",
-                    bad_request=_bad_request(validation, parse=True),
+                    bad_request=bad_request_response(validation, parse=True),
                 ),
             }
             if doc.put_partial:
@@ -559,7 +332,7 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             "tags": [tag],
             "operationId": f"{tag}_destroy",
             "summary": f"Delete a {name}" + (" (superusers only)" if forbidden else ""),
-            "responses": _responses({"204": {"description": "Deleted: no body."}}, "401", *forbidden, "404", "503"),
+            "responses": responses({"204": {"description": "Deleted: no body."}}, "401", *forbidden, "404", "503"),
         }
 
     paths: dict[str, Any] = {f"/api/{resource.name}/": collection, f"/api/{resource.name}/{{{lookup}}}/": detail}
@@ -577,7 +350,7 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
                 "operationId": f"{tag}_{action}",
                 "summary": adoc.summary,
                 "description": adoc.description,
-                "responses": _responses(adoc.responses, "401", "404", *adoc.errors, "503"),
+                "responses": responses(adoc.responses, "401", "404", *adoc.errors, "503"),
             },
         }
     return paths
@@ -609,14 +382,14 @@ def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
     tag = "auth"
     user_update = {
         "tags": [tag],
-        "requestBody": _body("UserDetailsRequest"),
-        "responses": _responses(
-            _ok("The user's details.", schema_ref("UserDetails")),
+        "requestBody": body("UserDetailsRequest"),
+        "responses": responses(
+            ok("The user's details.", schema_ref("UserDetails")),
             "401",
             "413",
             "415",
             "503",
-            bad_request=_bad_request("UserDetailsValidationError", parse=True),
+            bad_request=bad_request_response("UserDetailsValidationError", parse=True),
         ),
     }
     return {
@@ -628,14 +401,14 @@ def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
                 "description": "dj-rest-auth's login. Also at `/rest-auth/login` (no slash). No token is "
                 "needed, but a bad one sent along is 401, as in DRF.",
                 "security": [],
-                "requestBody": _body("LoginRequest"),
-                "responses": _responses(
-                    _ok("The token.", schema_ref("Token")),
+                "requestBody": body("LoginRequest"),
+                "responses": responses(
+                    ok("The token.", schema_ref("Token")),
                     "401",
                     "413",
                     "415",
                     "503",
-                    bad_request=_bad_request("LoginValidationError", parse=True),
+                    bad_request=bad_request_response("LoginValidationError", parse=True),
                 ),
             }
         },
@@ -647,7 +420,7 @@ def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
                 "description": "Deletes the caller's token (every device shares it). Answers 200 without a token "
                 "too; a bad token is 401. Also at `/rest-auth/logout`. No request body.",
                 "security": [{}, {"tokenAuth": []}],
-                "responses": _responses(_ok("Logged out.", schema_ref("LogoutResponse")), "401", "503"),
+                "responses": responses(ok("Logged out.", schema_ref("LogoutResponse")), "401", "503"),
             }
         },
         "/rest-auth/user/": {
@@ -656,7 +429,7 @@ def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
                 "operationId": "auth_user_retrieve",
                 "summary": "The user's details",
                 "description": "Also at `/rest-auth/user`.",
-                "responses": _responses(_ok("The user's details.", schema_ref("UserDetails")), "401", "503"),
+                "responses": responses(ok("The user's details.", schema_ref("UserDetails")), "401", "503"),
             },
             "put": {
                 **user_update,
@@ -668,7 +441,7 @@ def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
                 **user_update,
                 "operationId": "auth_user_partial_update",
                 "summary": "Partly update the user's details",
-                "requestBody": _body("PatchedUserDetailsRequest"),
+                "requestBody": body("PatchedUserDetailsRequest"),
             },
         },
     }
@@ -700,7 +473,7 @@ def other_paths(resources: tuple[Resource, ...], schemas: dict[str, Schema]) -> 
                 "tags": ["api"],
                 "operationId": "api_root",
                 "summary": "API root",
-                "responses": _responses(_ok("The lists.", schema_ref("ApiRoot")), "401", "503"),
+                "responses": responses(ok("The lists.", schema_ref("ApiRoot")), "401", "503"),
             }
         },
         "/healthz": {
@@ -709,7 +482,7 @@ def other_paths(resources: tuple[Resource, ...], schemas: dict[str, Schema]) -> 
                 "operationId": "healthz",
                 "summary": "Liveness: the process answers",
                 "security": [],
-                "responses": _ok("Alive.", schema_ref("Health")),
+                "responses": ok("Alive.", schema_ref("Health")),
             }
         },
         "/readyz": {
@@ -719,7 +492,7 @@ def other_paths(resources: tuple[Resource, ...], schemas: dict[str, Schema]) -> 
                 "summary": "Readiness: PostgreSQL and Redis reachable, every migration applied",
                 "security": [],
                 "responses": {
-                    **_ok("Ready.", schema_ref("Ready")),
+                    **ok("Ready.", schema_ref("Ready")),
                     "503": {"description": "Not ready.", "content": {JSON: {"schema": schema_ref("NotReady")}}},
                 },
             }
@@ -730,7 +503,7 @@ def other_paths(resources: tuple[Resource, ...], schemas: dict[str, Schema]) -> 
                 "operationId": "openapi",
                 "summary": "This document",
                 "security": [],
-                "responses": _ok("OpenAPI 3.0.3.", {"type": "object"}),
+                "responses": ok("OpenAPI 3.0.3.", {"type": "object"}),
             }
         },
         "/swagger/": {
@@ -870,90 +643,3 @@ def build_document(resources: tuple[Resource, ...]) -> dict[str, Any]:
         },
         "security": [{"tokenAuth": []}],
     }
-
-
-DOCUMENT = web.AppKey("openapi_document", bytes)
-
-
-# --- HTTP ---------------------------------------------------------------------
-
-INDEX_HTML = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<title>Dengue Ward API</title>
-<link rel="stylesheet" type="text/css" href="swagger-ui.css">
-<link rel="stylesheet" type="text/css" href="index.css">
-<link rel="icon" type="image/png" href="favicon-32x32.png" sizes="32x32">
-<link rel="icon" type="image/png" href="favicon-16x16.png" sizes="16x16">
-</head>
-<body>
-<div id="swagger-ui"></div>
-<script src="swagger-ui-bundle.js" charset="UTF-8"></script>
-<script src="swagger-ui-standalone-preset.js" charset="UTF-8"></script>
-<script src="swagger-initializer.js" charset="UTF-8"></script>
-</body>
-</html>
-"""
-
-# Replaces the package's initializer, which points at the petstore on the
-# internet. validatorUrl: null keeps the UI from calling validator.swagger.io.
-INITIALIZER_JS = """window.onload = function () {
-  window.ui = SwaggerUIBundle({
-    url: new URL("../openapi.json", window.location.href).pathname,
-    dom_id: "#swagger-ui",
-    deepLinking: true,
-    persistAuthorization: true,
-    validatorUrl: null,
-    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-    plugins: [SwaggerUIBundle.plugins.DownloadUrl],
-    layout: "StandaloneLayout",
-    requestInterceptor: function (request) {
-      // "Authorize" takes the header's whole value: "Token <key>". A bare key is accepted too.
-      var value = request.headers && request.headers.Authorization;
-      if (value && /^\\s*[0-9a-f]{40}\\s*$/.test(value)) {
-        request.headers.Authorization = "Token " + value.trim();
-      }
-      return request;
-    }
-  });
-};
-"""
-
-_NO_CACHE = {"Cache-Control": "no-cache"}
-# The package's files, but not its own page, template and initializer (this
-# module serves its own page and initializer instead).
-_NOT_SERVED = {"index.html", "index.j2", "swagger-initializer.js"}
-
-
-def swagger_assets() -> dict[str, Path]:
-    return {p.name: p for p in sorted(SWAGGER_DIR.iterdir()) if p.is_file() and p.name not in _NOT_SERVED}
-
-
-async def openapi_json(request: web.Request) -> web.StreamResponse:
-    return web.Response(body=request.app[DOCUMENT], content_type=JSON, headers=_NO_CACHE)
-
-
-async def swagger_index(request: web.Request) -> web.StreamResponse:
-    return web.Response(text=INDEX_HTML, content_type="text/html", headers=_NO_CACHE)
-
-
-async def swagger_initializer(request: web.Request) -> web.StreamResponse:
-    return web.Response(text=INITIALIZER_JS, content_type="application/javascript", headers=_NO_CACHE)
-
-
-def setup(app: web.Application, resources: tuple[Resource, ...]) -> None:
-    # Built once, now: a resource the document lacks fails at startup.
-    app[DOCUMENT] = jsonutil.dumps(build_document(resources))
-    assets = swagger_assets()
-
-    async def swagger_asset(request: web.Request) -> web.StreamResponse:
-        path = assets.get(request.match_info["name"])
-        if path is None:
-            raise NotFound()
-        return web.FileResponse(path)
-
-    app.router.add_get("/openapi.json", openapi_json)
-    app.router.add_get("/swagger/", swagger_index)
-    app.router.add_get("/swagger/swagger-initializer.js", swagger_initializer)
-    app.router.add_get("/swagger/{name}", swagger_asset)
