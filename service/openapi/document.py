@@ -6,10 +6,16 @@ The document is generated from the code so that it cannot drift:
   create/update/delete, detail actions, list filters), as the routes do;
 - request bodies and the writable part of every object come from the
   resources' ``Field`` tuples (types, bounds, lengths, choices, required);
-- only what the code computes or the database fills (ids, timestamps,
+- each resource's texts (its tag, its filters' descriptions, its detail
+  actions) and the read-only part of its objects (ids, timestamps,
   ``created_by``, the derived report fields, the history columns, the
-  notification fields) is written out here, as read-only properties.
+  notification fields) are declared beside its fields, in its
+  ``Resource(docs=..., filters=...)`` (``service/apidocs.py``);
+- written out here: the auth endpoints (not resources: dj-rest-auth's fixed
+  set), the API root, the probes, the docs paths and the prose of
+  ``info.description`` (the WebSocket's streams and actions from ``realtime.ws``).
 
+A detail action without its ``ActionDoc`` (or the reverse) fails at startup.
 ``tests/http/test_openapi.py`` calls every operation against the real app and
 validates each reply against this document, and checks that every route the
 app registers is described here.
@@ -17,34 +23,24 @@ app registers is described here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from ..apidocs import ID
 from ..auth import actions as auth_actions
-from ..history import actions as history_actions
-from ..notifications import actions as notifications_actions
-from ..notifications import rules
-from ..patients import actions as patients_actions
 from ..realtime.ws import actions_of
-from ..reports import actions as reports_actions
-from ..reports import fields as report_fields
-from ..reports import history as reports_history
 from ..resources import Resource
-from ..validation import Field
 from .schemas import (
-    DATETIME_OUT,
     ERROR,
-    ID,
     JSON,
     RESPONSES,
     SERVER_ERROR,
-    USER_ID,
     Schema,
     bad_request_response,
     body,
     obj,
     ok,
     outputs,
+    properties,
     read_only,
     ref,
     request_schema,
@@ -56,60 +52,6 @@ from .schemas import (
 OPENAPI_VERSION = "3.0.3"
 
 
-# --- the objects of each resource ---------------------------------------------
-
-PATIENT = {
-    "id": read_only(ID),
-    **outputs(patients_actions.FIELDS),
-    "created_at": read_only(DATETIME_OUT),
-    "updated_at": read_only(DATETIME_OUT),
-}
-
-REPORT_COLUMNS = {
-    "id": read_only(ID),
-    **outputs(report_fields.FIELDS),
-    "created_by": read_only(USER_ID, "The user who made the last change (set by the server)."),
-    "created_at": read_only(DATETIME_OUT),
-    "updated_at": read_only(DATETIME_OUT),
-}
-_NO_RANGE = {"type": "integer"}
-REPORT = {
-    **REPORT_COLUMNS,
-    "intake_total": read_only(_NO_RANGE, "oral_fluids + parenteral_fluids + other_fluids (null counts as 0)."),
-    "output_total": read_only(_NO_RANGE, "urine_output + uf + emesis + drainage (null counts as 0)."),
-    "fluid_balance": read_only(_NO_RANGE, "intake_total - output_total."),
-    "shift": read_only(
-        {"type": "string", "enum": ["D", "E", "N"]},
-        "Shift of `time` in the clinical time zone: D 07:00-14:59, E 15:00-22:59, N 23:00-06:59.",
-    ),
-}
-_HISTORY_WRITABLE = outputs(history_actions.FIELDS)
-HISTORY_ONLY = {
-    "history_id": read_only(ID),
-    "history_date": read_only(DATETIME_OUT, "When the change was recorded."),
-    **_HISTORY_WRITABLE,
-    "history_type": read_only({"type": "string", "enum": ["+", "~", "-"]}, "+ created, ~ changed, - deleted."),
-    "history_user": read_only(USER_ID, "Who made the change."),
-}
-HISTORY = {**HISTORY_ONLY, **REPORT_COLUMNS}
-
-NOTIFICATION = {
-    "id": read_only(ID),
-    "type": read_only(
-        {"type": "string", "minLength": 1},
-        "The rule that fired: "
-        + ", ".join(f"`{r.__name__}`" for r in rules.RULES)
-        + f"; reminders are `{rules.OBSERVATION_DUE}`.",
-    ),
-    "severity": read_only({"type": "string", "enum": [rules.INFO, rules.WARNING, rules.CRITICAL]}),
-    "patient": read_only({"type": "integer", "format": "int64"}),
-    "report": read_only({"type": "integer", "format": "int64", "nullable": True}),
-    "message": read_only({"type": "string", "minLength": 1}, "What a nurse should know."),
-    "created_at": read_only(DATETIME_OUT),
-    "acknowledged_at": read_only({**DATETIME_OUT, "nullable": True}, "Null until acknowledged."),
-    "acknowledged_by": read_only(USER_ID, "Who acknowledged it first."),
-}
-
 _details = outputs(auth_actions.DETAIL_FIELDS)
 USER_DETAILS = {
     "pk": read_only(ID),
@@ -119,100 +61,32 @@ USER_DETAILS = {
 }
 
 
-@dataclass(frozen=True)
-class ResourceDoc:
-    schema: str  # component name of one object
-    tag: str  # the tag's description
-    properties: dict[str, Schema]
-    fields: tuple[Field, ...] = ()  # the writable fields
-    put_partial: bool = False  # PUT ignores missing fields as PATCH does
-
-
-RESOURCE_DOCS: dict[str, ResourceDoc] = {
-    patients_actions.STREAM: ResourceDoc(
-        "Patient",
-        "Patients of the ward. Deleting a patient deletes their reports (each leaves a history row).",
-        PATIENT,
-        patients_actions.FIELDS,
-    ),
-    reports_actions.STREAM: ResourceDoc(
-        "Report",
-        "Observation rounds of a patient. Every change writes a history row and runs the clinical "
-        "rules, which may raise notifications.",
-        REPORT,
-        report_fields.FIELDS,
-    ),
-    reports_history.HISTORY_STREAM: ResourceDoc(
-        "HistoricalReport",
-        "The audit trail of reports (django-simple-history's layout), newest first. "
-        "Only `history_change_reason` can be edited.",
-        HISTORY,
-        history_actions.FIELDS,
-        put_partial=True,
-    ),
-    notifications_actions.STREAM: ResourceDoc(
-        "Notification",
-        "What the clinical rules and the observation reminders raised, newest first.",
-        NOTIFICATION,
-    ),
-}
-
-FILTERS: dict[str, Schema] = {
-    "patient": {"description": "Only those of this patient (id).", "schema": {"type": "integer", "format": "int64"}},
-    "report": {
-        "description": "Only the history of this report (id).",
-        "schema": {"type": "integer", "format": "int64"},
-    },
-    "acknowledged": {
-        "description": "`false`: only open notifications; `true`: only acknowledged ones.",
-        "schema": {"type": "boolean"},
-    },
-}
-
-
-@dataclass(frozen=True)
-class ActionDoc:
-    summary: str
-    description: str
-    responses: dict[str, Schema]  # the success replies
-    errors: tuple[str, ...] = ()  # extra error statuses (beyond 401/404/503)
-
-
-ACTION_DOCS: dict[tuple[str, str], ActionDoc] = {
-    (reports_history.HISTORY_STREAM, "restore"): ActionDoc(
-        "Restore a report to this version",
-        "Brings the report back to the values of this history row, with its old id, and records a new history "
-        "row by the acting user (`~`, or `+` when the report is re-created). No request body.",
-        {
-            "200": {
-                "description": "The report existed and was changed back.",
-                "content": {JSON: {"schema": schema_ref("Report")}},
-            },
-            "201": {
-                "description": "The report had been deleted and was re-created.",
-                "content": {JSON: {"schema": schema_ref("Report")}},
-            },
-        },
-        errors=("409",),
-    ),
-    (notifications_actions.STREAM, "acknowledge"): ActionDoc(
-        "Acknowledge a notification",
-        "Records who saw it and when; a second acknowledgement keeps the first one's. No request body.",
-        {"200": {"description": "The notification.", "content": {JSON: {"schema": schema_ref("Notification")}}}},
-    ),
-}
-
-
 # --- paths --------------------------------------------------------------------
 
 
 def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, Schema]:
-    try:
-        doc = RESOURCE_DOCS[resource.name]
-    except KeyError:
-        raise LookupError(f"resource {resource.name!r} is not described in service/openapi.py") from None
-    name, tag = doc.schema, resource.name
-    schemas[name] = obj(doc.properties)
+    """The list, detail and detail-action paths of one resource, from its
+    actions, filters and ``docs``; adds its component schemas."""
+    doc = resource.docs
+    name, tag = resource.model, resource.name
+    if name in schemas:
+        raise ValueError(f"resource {resource.name!r}: a schema is already named {name!r} (its model)")
+    crud = {"create": resource.create, "update": resource.update, "delete": resource.delete}
+    operations = ["list", "retrieve", *(op for op, action in crud.items() if action), *resource.detail_actions]
+    for unknown in [op for op in doc.superusers_only if op not in operations]:
+        raise LookupError(f"{resource.name!r}: superusers_only names {unknown!r}, not one of its operations")
+    for action in resource.detail_actions:
+        if action not in doc.actions:
+            raise LookupError(f"action {action!r} of {resource.name!r} has no ActionDoc in its docs.actions")
+    for action in doc.actions:
+        if action not in resource.detail_actions:
+            raise LookupError(f"docs.actions of {resource.name!r} describes {action!r}, which it does not have")
+
+    def restricted(operation: str) -> tuple[str, tuple[str, ...]]:
+        """The summary's suffix and the extra error of an operation for superusers only."""
+        return (" (superusers only)", ("403",)) if operation in doc.superusers_only else ("", ())
+
+    schemas[name] = obj(properties(doc.properties, name))
     schemas[f"Paginated{name}List"] = obj(
         {
             "count": {"type": "integer", "minimum": 0},
@@ -233,14 +107,15 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
         )
     validation = f"{name}ValidationError" if doc.fields else None
 
-    list_params: list[Schema] = []
-    for f in resource.filters:
-        if f not in FILTERS:
-            raise LookupError(f"list filter {f!r} of {resource.name!r} is not described in service/openapi.py")
-        list_params.append({"name": f, "in": "query", "required": False, **FILTERS[f]})
+    list_params: list[Schema] = [
+        {"name": f.name, "in": "query", "required": False, "description": f.description, "schema": dict(f.schema)}
+        for f in resource.filters
+    ]
     list_bad_request = None
     if resource.filters:
-        schemas[f"{name}FilterError"] = validation_schema(list(resource.filters), "A bad list filter value.")
+        schemas[f"{name}FilterError"] = validation_schema(
+            [f.name for f in resource.filters], "A bad list filter value."
+        )
         list_bad_request = {
             "description": "A filter value that is not valid: "
             '`{"patient": ["Select a valid choice. That choice is not one of the available choices."]}`.',
@@ -248,11 +123,12 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
         }
     list_params += [ref("parameters", "limit"), ref("parameters", "offset")]
 
+    suffix, forbidden = restricted("list")
     collection: dict[str, Schema] = {
         "get": {
             "tags": [tag],
             "operationId": f"{tag}_list",
-            "summary": f"List {tag}",
+            "summary": f"List {tag}" + suffix,
             "description": "A plain JSON array; with `?limit=` the LimitOffsetPagination object.",
             "parameters": list_params,
             "responses": responses(
@@ -261,20 +137,23 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
                     {"oneOf": [{"type": "array", "items": schema_ref(name)}, schema_ref(f"Paginated{name}List")]},
                 ),
                 "401",
+                *forbidden,
                 "503",
                 bad_request=list_bad_request,
             ),
         }
     }
     if resource.create:
+        suffix, forbidden = restricted("create")
         collection["post"] = {
             "tags": [tag],
             "operationId": f"{tag}_create",
-            "summary": f"Create a {name}",
+            "summary": f"Create a {name}" + suffix,
             "requestBody": body(f"{name}Request"),
             "responses": responses(
                 ok(f"The created {name} (no Location header).", schema_ref(name), "201"),
                 "401",
+                *forbidden,
                 "413",
                 "415",
                 "503",
@@ -290,16 +169,18 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
         "schema": {"type": "integer", "format": "int64"},
         "description": f"The `{lookup}` of the {name}.",
     }
+    suffix, forbidden = restricted("retrieve")
     detail: dict[str, Any] = {
         "parameters": [path_param],
         "get": {
             "tags": [tag],
             "operationId": f"{tag}_retrieve",
-            "summary": f"One {name}",
-            "responses": responses(ok(f"The {name}.", schema_ref(name)), "401", "404", "503"),
+            "summary": f"One {name}" + suffix,
+            "responses": responses(ok(f"The {name}.", schema_ref(name)), "401", *forbidden, "404", "503"),
         },
     }
     if resource.update:
+        suffix, forbidden = restricted("update")
         put_body = f"Patched{name}Request" if doc.put_partial else f"{name}Request"
         for method, body_name, summary in (
             ("put", put_body, "Replace" if not doc.put_partial else "Update"),
@@ -308,11 +189,12 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             op: Schema = {
                 "tags": [tag],
                 "operationId": f"{tag}_{'update' if method == 'put' else 'partial_update'}",
-                "summary": f"{summary} a {name}",
+                "summary": f"{summary} a {name}" + suffix,
                 "requestBody": body(body_name),
                 "responses": responses(
                     ok(f"The whole {name}, updated.", schema_ref(name)),
                     "401",
+                    *forbidden,
                     "404",
                     "413",
                     "415",
@@ -320,37 +202,34 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
                     bad_request=bad_request_response(validation, parse=True),
                 ),
             }
-            if doc.put_partial:
-                op["description"] = (
-                    "Changes only `history_change_reason`; every other key is ignored. PUT is partial too."
-                )
+            if doc.update_description:
+                op["description"] = doc.update_description
             detail[method] = op
     if resource.delete:
-        # Only history restricts deleting (to superusers); say so if another starts to.
-        forbidden = ("403",) if resource.name == reports_history.HISTORY_STREAM else ()
+        suffix, forbidden = restricted("delete")
         detail["delete"] = {
             "tags": [tag],
             "operationId": f"{tag}_destroy",
-            "summary": f"Delete a {name}" + (" (superusers only)" if forbidden else ""),
+            "summary": f"Delete a {name}" + suffix,
             "responses": responses({"204": {"description": "Deleted: no body."}}, "401", *forbidden, "404", "503"),
         }
 
     paths: dict[str, Any] = {f"/api/{resource.name}/": collection, f"/api/{resource.name}/{{{lookup}}}/": detail}
     for action in resource.detail_actions:
-        try:
-            adoc = ACTION_DOCS[(resource.name, action)]
-        except KeyError:
-            raise LookupError(
-                f"action {action!r} of {resource.name!r} is not described in service/openapi.py"
-            ) from None
+        adoc = doc.actions[action]
+        suffix, forbidden = restricted(action)
+        replies = {
+            str(r.status): {"description": r.description, "content": {JSON: {"schema": schema_ref(r.schema)}}}
+            for r in adoc.replies
+        }
         paths[f"/api/{resource.name}/{{{lookup}}}/{action}/"] = {
             "parameters": [path_param],
             "post": {
                 "tags": [tag],
                 "operationId": f"{tag}_{action}",
-                "summary": adoc.summary,
+                "summary": adoc.summary + suffix,
                 "description": adoc.description,
-                "responses": responses(adoc.responses, "401", "404", *adoc.errors, "503"),
+                "responses": responses(replies, "401", *forbidden, "404", "503"),
             },
         }
     return paths
@@ -522,7 +401,7 @@ def other_paths(resources: tuple[Resource, ...], schemas: dict[str, Schema]) -> 
 
 def _ws_description(resources: tuple[Resource, ...]) -> str:
     streams = "\n".join(f"  - `{r.name}`: " + ", ".join(f"`{a}`" for a in actions_of(r)) for r in resources)
-    filters = "; ".join(f"`{r.name}`: " + ", ".join(f"`{f}`" for f in r.filters) for r in resources if r.filters)
+    filters = "; ".join(f"`{r.name}`: " + ", ".join(f"`{f.name}`" for f in r.filters) for r in resources if r.filters)
     return f"""
 ## WebSocket: `/ws/`
 
@@ -586,7 +465,6 @@ key is prefixed with `Token ` for you). Without a valid token: 401 with
 
 def build_document(resources: tuple[Resource, ...]) -> dict[str, Any]:
     """Generate the whole document (a new dict on every call)."""
-    assert set(HISTORY_ONLY) == set(reports_history.HISTORY_COLUMNS), "history columns changed"
     schemas: dict[str, Schema] = {"Error": ERROR, "ServerError": SERVER_ERROR}
     paths: dict[str, Schema] = auth_paths(schemas)
     root = other_paths(resources, schemas)
@@ -598,7 +476,7 @@ def build_document(resources: tuple[Resource, ...]) -> dict[str, Any]:
         {"name": "auth", "description": "dj-rest-auth: login, logout, the user's own details."},
         {"name": "api", "description": "The API root."},
     ]
-    tags += [{"name": r.name, "description": RESOURCE_DOCS[r.name].tag} for r in resources]
+    tags += [{"name": r.name, "description": r.docs.description} for r in resources]
     tags += [
         {"name": "probes", "description": "For the orchestrator; no authentication."},
         {"name": "docs", "description": "This document and Swagger UI; no authentication."},

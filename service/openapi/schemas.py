@@ -1,19 +1,18 @@
 """JSON schemas from ``validation.Field`` (types, bounds, lengths, choices,
-required), and the error schemas and responses every operation shares."""
+required) and from a resource's ``apidocs.ReadOnly`` properties, and the error
+schemas and responses every operation shares."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from ..apidocs import DATETIME_PATTERN, Property, ReadOnly
 from ..http.body import FORM_TYPES
 from ..validation import INT_MAX, Field, Kind
 
 JSON = "application/json"
 Schema = dict[str, Any]
-
-# How the wire writes a datetime: UTC with Z (or an offset), microseconds only
-# when they are not zero.
-DATETIME_OUT_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?(Z|[+-]\d{2}:\d{2})$"
 
 
 def ref(kind: str, name: str) -> Schema:
@@ -72,7 +71,7 @@ def field_schema(field: Field, *, output: bool) -> Schema:
     elif field.kind == Kind.DATETIME:
         s = {"type": "string", "format": "date-time"}
         if output:
-            s["pattern"] = DATETIME_OUT_PATTERN
+            s["pattern"] = DATETIME_PATTERN
         else:
             s["description"] = (
                 "ISO 8601. Without an offset the time is taken in the clinical time zone "
@@ -115,11 +114,21 @@ def outputs(fields: tuple[Field, ...]) -> dict[str, Schema]:
     return {f.name: field_schema(f, output=True) for f in fields}
 
 
-def read_only(s: Schema, description: str = "") -> Schema:
-    s = {**s, "readOnly": True}
+def read_only(schema: Mapping[str, Any], description: str = "") -> Schema:
+    s = {**schema, "readOnly": True}
     if description:
         s["description"] = description
     return s
+
+
+def properties(props: tuple[Property, ...], owner: str) -> dict[str, Schema]:
+    """An object's properties: a Field as it is returned, a ReadOnly as written."""
+    out: dict[str, Schema] = {}
+    for p in props:
+        if p.name in out:
+            raise ValueError(f"{owner}: property {p.name!r} is described twice")
+        out[p.name] = read_only(p.schema, p.description) if isinstance(p, ReadOnly) else field_schema(p, output=True)
+    return out
 
 
 def obj(properties: dict[str, Schema], description: str = "") -> Schema:
@@ -135,9 +144,6 @@ def obj(properties: dict[str, Schema], description: str = "") -> Schema:
     return s
 
 
-ID = {"type": "integer", "format": "int64", "minimum": 1}
-USER_ID = {"type": "integer", "format": "int64", "nullable": True}
-DATETIME_OUT = {"type": "string", "format": "date-time", "pattern": DATETIME_OUT_PATTERN}
 ERROR_LIST = {"type": "array", "items": {"type": "string"}, "minItems": 1}
 
 
@@ -227,10 +233,7 @@ def responses(success: dict[str, Schema], *errors: str, bad_request: Schema | No
     if bad_request is not None:
         out["400"] = bad_request
     for status in errors:
-        if status == "409":
-            out["409"] = error_response("The report's patient no longer exists, so the report cannot be re-created.")
-        else:
-            out[status] = ref("responses", STATUS_REFS[status])
+        out[status] = ref("responses", STATUS_REFS[status])
     return dict(sorted(out.items()))
 
 
