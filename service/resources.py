@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .apidocs import ResourceDocs, Schema
 from .context import Context
 from .errors import NotFound, ValidationError, not_found_for
 from .validation import BIGINT_MAX, in_bigint, parse_pk
@@ -44,9 +45,19 @@ DetailAction = Callable[[Context, Any], Awaitable[tuple[int, Obj]]]
 
 
 @dataclass(frozen=True)
+class Filter:
+    """A query parameter of the list (``?name=``); the socket's ``list`` takes
+    it at the top level of the payload. The list action reads and validates it."""
+
+    name: str
+    description: str  # for the API document
+    schema: Schema  # its value's JSON schema (apidocs.REF, apidocs.BOOLEAN, ...)
+
+
+@dataclass(frozen=True)
 class Resource:
     name: str  # URL segment and stream name
-    model: str  # for "No <model> matches the given query."
+    model: str  # for "No <model> matches the given query."; its schema's name in the API document
     lookup: str  # the lookup key in URLs and the "pk" of frames
     list: ListAction
     retrieve: RetrieveAction
@@ -55,7 +66,9 @@ class Resource:
     delete: DeleteAction | None = None
     # Allowed on the socket only if also allowed over HTTP, and vice versa.
     detail_actions: dict[str, DetailAction] = field(default_factory=dict)
-    filters: tuple[str, ...] = ()
+    filters: tuple[Filter, ...] = ()
+    # Its texts and read-only properties in the API document (service/openapi/).
+    docs: ResourceDocs = field(kw_only=True)
 
 
 def lookup_id(raw: Any, model: str) -> int:

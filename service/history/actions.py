@@ -11,17 +11,28 @@ from typing import Any
 import psycopg2.errors
 
 from .. import events
+from ..apidocs import DATETIME, ID, REF, USER_ID, ActionDoc, ReadOnly, Reply, ResourceDocs, enum
 from ..context import Context
 from ..errors import Conflict, PermissionDenied, not_found_for
 from ..events import Event
+from ..reports import actions as reports
 from ..reports.actions import serialize, write
-from ..reports.history import HISTORY_STREAM
-from ..resources import Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, run_listing
+from ..reports.fields import COLUMNS
+from ..reports.history import HISTORY_COLUMNS, HISTORY_STREAM
+from ..resources import Filter, Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, run_listing
 from ..sqlfiles import Q
 from ..validation import Field, Kind, validate
 
 MODEL = "HistoricalReport"
 FIELDS = (Field("history_change_reason", Kind.TEXT, nullable=True, max_length=100),)
+HISTORY = (
+    ReadOnly("history_id", ID),
+    ReadOnly("history_date", DATETIME, "When the change was recorded."),
+    *FIELDS,
+    ReadOnly("history_type", enum("+", "~", "-"), "+ created, ~ changed, - deleted."),
+    ReadOnly("history_user", USER_ID, "Who made the change."),
+)
+assert {p.name for p in HISTORY} == set(HISTORY_COLUMNS), "history columns changed: describe them here"
 
 
 async def list_history(ctx: Context, filters: Filters, page: Page | None) -> Listing:
@@ -82,6 +93,28 @@ async def restore(ctx: Context, pk: Any) -> tuple[int, Obj]:
     return status, serialize(report, ctx)
 
 
+DOCS = ResourceDocs(
+    "The audit trail of reports (django-simple-history's layout), newest first. "
+    "Only `history_change_reason` can be edited.",
+    properties=(*HISTORY, *COLUMNS),  # a history row: its own columns, then the report as it was
+    fields=FIELDS,
+    put_partial=True,
+    update_description="Changes only `history_change_reason`; every other key is ignored. PUT is partial too.",
+    superusers_only=("delete",),
+    actions={
+        "restore": ActionDoc(
+            "Restore a report to this version",
+            "Brings the report back to the values of this history row, with its old id, and records a new "
+            "history row by the acting user (`~`, or `+` when the report is re-created). No request body.",
+            (
+                Reply(200, "The report existed and was changed back.", reports.MODEL),
+                Reply(201, "The report had been deleted and was re-created.", reports.MODEL),
+                Reply(409, "The report's patient no longer exists, so the report cannot be re-created."),
+            ),
+        )
+    },
+)
+
 RESOURCE = Resource(
     name=HISTORY_STREAM,
     model=MODEL,
@@ -91,5 +124,9 @@ RESOURCE = Resource(
     update=update,
     delete=delete,
     detail_actions={"restore": restore},
-    filters=("report", "patient"),
+    filters=(
+        Filter("report", "Only the history of this report (id).", REF),
+        Filter("patient", "Only those of this patient (id).", REF),
+    ),
+    docs=DOCS,
 )

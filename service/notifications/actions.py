@@ -7,17 +7,58 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import events
+from ..apidocs import (
+    BOOLEAN,
+    DATETIME,
+    ID,
+    NON_EMPTY_TEXT,
+    REF,
+    USER_ID,
+    ActionDoc,
+    ReadOnly,
+    Reply,
+    ResourceDocs,
+    enum,
+    nullable,
+)
 from ..context import Context
 from ..db import Row, Tx
 from ..errors import ValidationError, not_found_for
 from ..events import Event
-from ..resources import Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, run_listing
+from ..resources import Filter, Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, run_listing
 from ..sqlfiles import Q
 from ..validation import Field, FieldError, Kind, clean_value
 from . import rules
 
 STREAM = "notifications"
 MODEL = "Notification"
+DOCS = ResourceDocs(
+    "What the clinical rules and the observation reminders raised, newest first.",
+    properties=(
+        ReadOnly("id", ID),
+        ReadOnly(
+            "type",
+            NON_EMPTY_TEXT,
+            "The rule that fired: "
+            + ", ".join(f"`{r.__name__}`" for r in rules.RULES)
+            + f"; reminders are `{rules.OBSERVATION_DUE}`.",
+        ),
+        ReadOnly("severity", enum(rules.INFO, rules.WARNING, rules.CRITICAL)),
+        ReadOnly("patient", REF),
+        ReadOnly("report", nullable(REF)),
+        ReadOnly("message", NON_EMPTY_TEXT, "What a nurse should know."),
+        ReadOnly("created_at", DATETIME),
+        ReadOnly("acknowledged_at", nullable(DATETIME), "Null until acknowledged."),
+        ReadOnly("acknowledged_by", USER_ID, "Who acknowledged it first."),
+    ),
+    actions={
+        "acknowledge": ActionDoc(
+            "Acknowledge a notification",
+            "Records who saw it and when; a second acknowledgement keeps the first one's. No request body.",
+            (Reply(200, "The notification.", MODEL),),
+        )
+    },
+)
 
 
 def _acknowledged_filter(filters: Filters, tz: Any) -> bool | None:
@@ -91,5 +132,9 @@ RESOURCE = Resource(
     list=list_notifications,
     retrieve=retrieve,
     detail_actions={"acknowledge": acknowledge},
-    filters=("patient", "acknowledged"),
+    filters=(
+        Filter("patient", "Only those of this patient (id).", REF),
+        Filter("acknowledged", "`false`: only open notifications; `true`: only acknowledged ones.", BOOLEAN),
+    ),
+    docs=DOCS,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import events
+from ..apidocs import DATETIME, ID, ReadOnly, ResourceDocs
 from ..context import Context
 from ..errors import ValidationError, not_found_for
 from ..events import Event
@@ -24,6 +25,11 @@ FIELDS = (
     Field("dismissal_date", Kind.DATETIME, nullable=True),
 )
 DEFAULTS: dict[str, Any] = {"dismissal_date": None}
+DOCS = ResourceDocs(
+    "Patients of the ward. Deleting a patient deletes their reports (each leaves a history row).",
+    properties=(ReadOnly("id", ID), *FIELDS, ReadOnly("created_at", DATETIME), ReadOnly("updated_at", DATETIME)),
+    fields=FIELDS,
+)
 DISMISSAL_BEFORE_ADMISSION = "The dismissal date must not be before the admission date."
 
 
@@ -99,4 +105,5 @@ RESOURCE = Resource(
     create=create,
     update=update,
     delete=delete,
+    docs=DOCS,
 )

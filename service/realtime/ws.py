@@ -66,7 +66,7 @@ def _require_pk(payload: Payload) -> Any:
 
 
 async def _list(ctx: Context, resource: Resource, payload: Payload, session: Session) -> tuple[int, Any]:
-    filters = {name: payload[name] for name in resource.filters if name in payload}
+    filters = {f.name: payload[f.name] for f in resource.filters if f.name in payload}
     return 200, (await resource.list(ctx, filters, None)).items
 
 

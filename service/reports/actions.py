@@ -7,19 +7,26 @@ from typing import Any
 
 import psycopg2.errors
 
+from ..apidocs import REF, ResourceDocs
 from ..context import Context
 from ..db import Row, Tx
 from ..errors import ValidationError, not_found_for
 from ..notifications.actions import raise_for_report
 from ..reminders import reschedule
-from ..resources import Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, run_listing
+from ..resources import Filter, Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, run_listing
 from ..sqlfiles import Q
 from ..validation import does_not_exist, validate
 from . import fields
-from .fields import DEFAULTS, FIELDS, check_consistency
+from .fields import COLUMNS, DEFAULTS, DERIVED, FIELDS, check_consistency
 from .history import STREAM, emit_history_rows, report_of
 
 MODEL = "Report"
+DOCS = ResourceDocs(
+    "Observation rounds of a patient. Every change writes a history row and runs the clinical "
+    "rules, which may raise notifications.",
+    properties=(*COLUMNS, *DERIVED),
+    fields=FIELDS,
+)
 
 
 def serialize(row: Row, ctx: Context) -> Obj:
@@ -104,5 +111,6 @@ RESOURCE = Resource(
     create=create,
     update=update,
     delete=delete,
-    filters=("patient",),
+    filters=(Filter("patient", "Only those of this patient (id).", REF),),
+    docs=DOCS,
 )

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..apidocs import DATETIME, ID, INTEGER, USER_ID, Property, ReadOnly, enum
 from ..errors import ValidationError
 from ..validation import Field, Kind
 
@@ -50,6 +51,26 @@ FIELDS = (
 DEFAULTS: dict[str, Any] = {f.name: ("" if f.kind == Kind.TEXT else None) for f in FIELDS if not f.required} | {
     "status": "febrile"
 }
+
+# A report as stored (the history rows repeat these), then what derived() adds:
+# the properties of a report in the API document.
+COLUMNS: tuple[Property, ...] = (
+    ReadOnly("id", ID),
+    *FIELDS,
+    ReadOnly("created_by", USER_ID, "The user who made the last change (set by the server)."),
+    ReadOnly("created_at", DATETIME),
+    ReadOnly("updated_at", DATETIME),
+)
+DERIVED: tuple[Property, ...] = (
+    ReadOnly("intake_total", INTEGER, " + ".join(INTAKES) + " (null counts as 0)."),
+    ReadOnly("output_total", INTEGER, " + ".join(OUTPUTS) + " (null counts as 0)."),
+    ReadOnly("fluid_balance", INTEGER, "intake_total - output_total."),
+    ReadOnly(
+        "shift",
+        enum("D", "E", "N"),
+        "Shift of `time` in the clinical time zone: D 07:00-14:59, E 15:00-22:59, N 23:00-06:59.",
+    ),
+)
 
 DIASTOLIC_ABOVE_SYSTOLIC = "The diastolic pressure must not be above the systolic pressure."
 

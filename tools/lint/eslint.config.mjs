@@ -1,4 +1,5 @@
-// ESLint for the ward board and the Node test driver, without a build step.
+// ESLint for the ward board, Swagger UI's initializer and the Node test driver,
+// without a build step.
 // Run from the repository root (scripts/check, or npm --prefix tools/lint run lint):
 // with --config, file patterns are relative to the working directory.
 import js from '@eslint/js';
@@ -13,6 +14,16 @@ export default [
       ecmaVersion: 'latest',
       sourceType: 'module',
       globals: globals.browser,
+    },
+  },
+  {
+    // Swagger UI's initializer: a classic script, run after the bundle and the
+    // preset (service/openapi/static/index.html), whose globals it uses.
+    files: ['service/openapi/static/*.js'],
+    languageOptions: {
+      ecmaVersion: 'latest',
+      sourceType: 'script',
+      globals: { ...globals.browser, SwaggerUIBundle: 'readonly', SwaggerUIStandalonePreset: 'readonly' },
     },
   },
   {

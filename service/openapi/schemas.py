@@ -1,0 +1,255 @@
+"""JSON schemas from ``validation.Field`` (types, bounds, lengths, choices,
+required) and from a resource's ``apidocs.ReadOnly`` properties, and the error
+schemas and responses every operation shares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..apidocs import DATETIME_PATTERN, Property, ReadOnly
+from ..http.body import FORM_TYPES
+from ..validation import INT_MAX, Field, Kind
+
+JSON = "application/json"
+Schema = dict[str, Any]
+
+
+def ref(kind: str, name: str) -> Schema:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def schema_ref(name: str) -> Schema:
+    return ref("schemas", name)
+
+
+# --- field schemas, from validation.Field ------------------------------------
+
+
+def _bound(value: int | str) -> int | float:
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
+def _decimal_description(field: Field, output: bool) -> str:
+    parts = [f"Decimal, at most {field.max_digits} digits, {field.decimal_places} after the point"]
+    if field.min_value is not None and field.max_value is not None:
+        parts.append(f"between {field.min_value} and {field.max_value}")
+    elif field.min_value is not None:
+        parts.append(f"at least {field.min_value}")
+    elif field.max_value is not None:
+        parts.append(f"at most {field.max_value}")
+    text = ", ".join(parts) + "."
+    example = "12." + "5".ljust(field.decimal_places, "0") if field.decimal_places else "12"
+    if output:
+        return text + f' Always a string with {field.decimal_places} places (e.g. "{example}").'
+    return text + " A JSON number is accepted as well as a string."
+
+
+def field_schema(field: Field, *, output: bool) -> Schema:
+    """The schema of one writable field, as sent (``output=False``) or as returned."""
+    s: Schema
+    if field.kind == Kind.INT:
+        s = {"type": "integer"}
+        if field.min_value is not None:
+            s["minimum"] = _bound(field.min_value)
+        s["maximum"] = _bound(field.max_value) if field.max_value is not None else INT_MAX
+    elif field.kind == Kind.FK:
+        s = {"type": "integer", "format": "int64", "description": f"The id of a {field.name}."}
+    elif field.kind == Kind.DECIMAL:
+        whole, places = field.max_digits - field.decimal_places, field.decimal_places
+        if output:
+            pattern = rf"^-?\d{{1,{max(whole, 1)}}}" + (rf"\.\d{{{places}}}$" if places else "$")
+        else:
+            pattern = rf"^-?\d{{0,{whole}}}(\.\d{{0,{places}}})?$"
+        s = {
+            "type": "string",
+            "format": "decimal",
+            "pattern": pattern,
+            "description": _decimal_description(field, output),
+        }
+    elif field.kind == Kind.DATETIME:
+        s = {"type": "string", "format": "date-time"}
+        if output:
+            s["pattern"] = DATETIME_PATTERN
+        else:
+            s["description"] = (
+                "ISO 8601. Without an offset the time is taken in the clinical time zone "
+                "(CLINICAL_TIMEZONE); it is returned in UTC."
+            )
+    elif field.kind == Kind.TEXT:
+        s = {"type": "string"}
+        if not field.allow_blank:
+            s["minLength"] = 1
+        if field.max_length is not None:
+            s["maxLength"] = field.max_length
+        if field.pattern is not None:
+            s["pattern"] = "^" + field.pattern.pattern + "$"
+    elif field.kind == Kind.CHOICE:
+        choices: list[Any] = list(field.choices) + ([""] if field.allow_blank else [])
+        s = {"type": "string", "enum": choices}
+    elif field.kind == Kind.BOOL:
+        s = {"type": "boolean"}
+    else:  # a new Kind must be described here
+        raise ValueError(f"no OpenAPI schema for field kind {field.kind!r} ({field.name})")
+    if field.nullable:
+        s["nullable"] = True
+        if "enum" in s:
+            s["enum"].append(None)
+    return s
+
+
+def request_schema(fields: tuple[Field, ...], *, partial: bool, description: str = "") -> Schema:
+    """A request body: unknown keys are ignored, so they are allowed."""
+    s: Schema = {"type": "object", "properties": {f.name: field_schema(f, output=False) for f in fields}}
+    required = [f.name for f in fields if f.required]
+    if required and not partial:
+        s["required"] = required
+    if description:
+        s["description"] = description
+    return s
+
+
+def outputs(fields: tuple[Field, ...]) -> dict[str, Schema]:
+    return {f.name: field_schema(f, output=True) for f in fields}
+
+
+def read_only(schema: Mapping[str, Any], description: str = "") -> Schema:
+    s = {**schema, "readOnly": True}
+    if description:
+        s["description"] = description
+    return s
+
+
+def properties(props: tuple[Property, ...], owner: str) -> dict[str, Schema]:
+    """An object's properties: a Field as it is returned, a ReadOnly as written."""
+    out: dict[str, Schema] = {}
+    for p in props:
+        if p.name in out:
+            raise ValueError(f"{owner}: property {p.name!r} is described twice")
+        out[p.name] = read_only(p.schema, p.description) if isinstance(p, ReadOnly) else field_schema(p, output=True)
+    return out
+
+
+def obj(properties: dict[str, Schema], description: str = "") -> Schema:
+    """A reply object: exactly these keys, all present."""
+    s: Schema = {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+    if description:
+        s["description"] = description
+    return s
+
+
+ERROR_LIST = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+
+
+def validation_schema(names: list[str], description: str) -> Schema:
+    """400 field errors: each failing field (or ``non_field_errors``) maps to messages."""
+    return {
+        "type": "object",
+        "description": description,
+        "properties": {name: ERROR_LIST for name in [*names, "non_field_errors"]},
+        "additionalProperties": False,
+        "minProperties": 1,
+    }
+
+
+# --- errors and responses -----------------------------------------------------
+
+ERROR = obj({"detail": {"type": "string"}}, "An error: one message.")
+SERVER_ERROR = obj(
+    {"detail": {"type": "string"}, "request_id": {"type": "string"}},
+    "An unexpected or infrastructure error; `request_id` is also in the X-Request-ID header and the logs.",
+)
+
+
+def error_response(description: str, headers: dict[str, Schema] | None = None, schema: str = "Error") -> Schema:
+    r: Schema = {"description": description, "content": {JSON: {"schema": schema_ref(schema)}}}
+    if headers:
+        r["headers"] = headers
+    return r
+
+
+RESPONSES: dict[str, Schema] = {
+    "Unauthorized": error_response(
+        "No valid token: `Authentication credentials were not provided.`, `Invalid token.`, "
+        "`Invalid token header. No credentials provided.`, "
+        "`Invalid token header. Token string should not contain spaces.` or `User inactive or deleted.`",
+        {"WWW-Authenticate": {"description": "Always `Token`.", "schema": {"type": "string", "enum": ["Token"]}}},
+    ),
+    "Forbidden": error_response("`You do not have permission to perform this action.`"),
+    "NotFound": error_response(
+        "`No <Model> matches the given query.` for an unknown id, `Not found.` for an id that is not a number."
+    ),
+    "MethodNotAllowed": error_response(
+        'Any method not documented on a path: `Method "<METHOD>" not allowed.`',
+        {"Allow": {"description": "The methods the path takes.", "schema": {"type": "string"}}},
+    ),
+    "PayloadTooLarge": error_response("The request body exceeds the limit (1 MiB)."),
+    "UnsupportedMediaType": error_response(
+        'The body is neither JSON nor a form: `Unsupported media type "text/plain" in request.`'
+    ),
+    "ServiceUnavailable": error_response(
+        "PostgreSQL is unreachable: `The database is unavailable. Try again shortly.`", schema="ServerError"
+    ),
+}
+
+STATUS_REFS = {
+    "401": "Unauthorized",
+    "403": "Forbidden",
+    "404": "NotFound",
+    "413": "PayloadTooLarge",
+    "415": "UnsupportedMediaType",
+    "503": "ServiceUnavailable",
+}
+
+
+def bad_request_response(validation: str | None, *, parse: bool) -> Schema:
+    """400: field errors (validation) and/or a body that cannot be parsed."""
+    options = []
+    if validation:
+        options.append(schema_ref(validation))
+    if parse:
+        options.append(schema_ref("Error"))
+    described = []
+    if validation:
+        described.append(
+            "field errors: each failing field maps to a list of messages; "
+            "object-level errors are under `non_field_errors`"
+        )
+    if parse:
+        described.append('a body that is not valid JSON: `{"detail": "JSON parse error - ..."}`')
+    schema = options[0] if len(options) == 1 else {"oneOf": options}
+    return {"description": "Bad request: " + "; or ".join(described) + ".", "content": {JSON: {"schema": schema}}}
+
+
+def responses(success: dict[str, Schema], *errors: str, bad_request: Schema | None = None) -> dict[str, Schema]:
+    """An operation's responses: its own, then the shared errors by status (sorted)."""
+    out = dict(success)
+    if bad_request is not None:
+        out["400"] = bad_request
+    for status in errors:
+        out[status] = ref("responses", STATUS_REFS[status])
+    return dict(sorted(out.items()))
+
+
+def body(name: str, description: str = "") -> Schema:
+    """A required request body: JSON, or the same fields form-encoded or multipart."""
+    content = {JSON: {"schema": schema_ref(name)}}
+    for media in FORM_TYPES:
+        content[media] = {"schema": schema_ref(name)}
+    r: Schema = {"required": True, "content": content}
+    if description:
+        r["description"] = description
+    return r
+
+
+def ok(description: str, schema: Schema | None, status: str = "200") -> dict[str, Schema]:
+    r: Schema = {"description": description}
+    if schema is not None:
+        r["content"] = {JSON: {"schema": schema}}
+    return {status: r}
