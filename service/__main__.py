@@ -1,4 +1,4 @@
-"""Command line: ``python -m service serve|dev|worker|setup|createuser|changepassword``."""
+"""Command line: ``python -m service serve|dev|worker|setup|createuser|changepassword|...``."""
 
 from __future__ import annotations
 
@@ -72,14 +72,20 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[None]]) -> None:
+    """Run ``work`` with a database whose committed events are published to
+    Redis as the server's are (so servers act on them at once)."""
     from .db import Database, create_pool
+    from .realtime.publisher import Publisher
 
+    publisher = Publisher(settings.redis_url, settings.redis_channel)
+    publisher.start()
     pool = await create_pool(settings.database_url, 1, 2)
     try:
-        await work(Database(pool))
+        await work(Database(pool, after_commit=publisher.submit))
     finally:
         pool.close()
         await pool.wait_closed()
+        await publisher.close()
 
 
 def _createuser(args: argparse.Namespace, settings: Settings) -> int:
@@ -108,6 +114,21 @@ def _changepassword(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _setactive(active: bool) -> Callable[[argparse.Namespace, Settings], int]:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        from .auth import actions
+
+        async def work(db: Database) -> None:
+            ended = await actions.set_active(db, args.username, active)
+            state = "activated" if active else f"deactivated ({ended} session(s) ended)"
+            print(f"User {args.username!r} {state}.")
+
+        asyncio.run(_with_db(settings, work))
+        return 0
+
+    return run
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m service", description="Dengue Ward back end")
     sub = p.add_subparsers(dest="command", required=True)
@@ -134,6 +155,12 @@ def parser() -> argparse.ArgumentParser:
     change.add_argument("username")
     change.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     change.set_defaults(run=_changepassword)
+    deactivate = sub.add_parser("deactivateuser", help="deactivate a user: every session ends, sockets close")
+    deactivate.add_argument("username")
+    deactivate.set_defaults(run=_setactive(False))
+    activate = sub.add_parser("activateuser", help="let a deactivated user log in again")
+    activate.add_argument("username")
+    activate.set_defaults(run=_setactive(True))
     return p
 
 

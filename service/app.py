@@ -10,8 +10,11 @@ from aiohttp import web
 
 from . import board, health, openapi
 from . import db as dbmod
-from .appkeys import DB, HUB, SETTINGS
+from .appkeys import DB, GUARD, HUB, SETTINGS
 from .auth import http as auth_http
+from .auth.actions import LoginGuard
+from .auth.passwords import Hasher
+from .auth.throttle import Limits, LoginThrottle
 from .config import Settings, load_settings
 from .history import actions as history
 from .http import middleware, routes
@@ -58,7 +61,14 @@ async def realtime(app: web.Application) -> AsyncIterator[None]:
     sockets still get local changes, and both loops reconnect by themselves.
     """
     settings, db = app[SETTINGS], app[DB]
-    hub = Hub(db, settings.redis_url, settings.redis_channel, settings.event_sweep_seconds)
+    hub = Hub(
+        db,
+        settings.redis_url,
+        settings.redis_channel,
+        settings.event_sweep_seconds,
+        settings.token_idle_seconds,
+        settings.token_max_age_seconds,
+    )
     publisher = Publisher(settings.redis_url, settings.redis_channel, local=hub.offer)
     await hub.start()
     publisher.start()
@@ -69,6 +79,29 @@ async def realtime(app: web.Application) -> AsyncIterator[None]:
     db.after_commit = None
     await publisher.close()
     await hub.stop()
+
+
+def make_login_guard(settings: Settings, hasher: Hasher | None = None) -> LoginGuard:
+    limits = Limits(
+        window_seconds=settings.login_throttle_window_seconds,
+        per_pair=settings.login_throttle_pair,
+        per_client=settings.login_throttle_client,
+        per_username=settings.login_throttle_username,
+    )
+    return LoginGuard(
+        LoginThrottle(settings.redis_url, settings.redis_channel, limits),
+        hasher or Hasher(settings.password_hash_concurrency, settings.password_hash_queue),
+    )
+
+
+async def login_guard(app: web.Application) -> AsyncIterator[None]:
+    """Throttled logins (counters in Redis) and bounded password hashing
+    (a guard given to the app before it starts is used instead)."""
+    if GUARD not in app:
+        app[GUARD] = make_login_guard(app[SETTINGS])
+    guard = app[GUARD]
+    yield
+    await guard.close()
 
 
 async def gunicorn_app() -> web.Application:
@@ -97,6 +130,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(realtime)
+    app.cleanup_ctx.append(login_guard)
     app.on_startup.append(freeze_startup_objects)
     auth_http.setup(app)
     routes.setup(app, RESOURCES)

@@ -5,7 +5,10 @@ Every default works on the plain host (local PostgreSQL and Redis, trust auth).
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,14 +33,25 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
-def _float(env: dict[str, str], name: str, default: float) -> float:
+def _float(env: dict[str, str], name: str, default: float, minimum: float = 0.0) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value < minimum:
+        raise ConfigError(f"{name} must be a finite number >= {minimum}, got {raw!r}")
+    return value
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(items: Iterable[str]) -> tuple[Network, ...]:
+    """Addresses or CIDR blocks (ValueError if one is malformed)."""
+    return tuple(ipaddress.ip_network(item, strict=False) for item in items)
 
 
 def _list(env: dict[str, str], name: str) -> tuple[str, ...]:
@@ -65,8 +79,33 @@ class Settings:
     # Browser origins allowed to open /ws/. Same-origin pages and clients that
     # send no Origin (native apps, scripts) are always allowed.
     ws_allowed_origins: tuple[str, ...] = ()
+    # What one socket may ask: request ids, subscriptions, frames a second
+    # (burst), seconds over the rate before it is closed; sockets per user.
+    ws_request_id_max: int = 128
+    ws_max_subscriptions: int = 1000
+    ws_frames_per_second: float = 50.0
+    ws_frame_burst: int = 200
+    ws_throttle_close_seconds: float = 10.0
+    ws_max_sockets_per_user: int = 50
     event_retention_seconds: int = 7 * 24 * 3600
-    event_sweep_seconds: float = 5.0
+    # How often each process reads the events table for what Redis did not
+    # ring for; also the bound on how late a revocation reaches its sockets
+    # while Redis is down.
+    event_sweep_seconds: float = 1.0
+    # Sessions: idle limit and absolute limit.
+    token_idle_seconds: int = 12 * 3600
+    token_max_age_seconds: int = 7 * 24 * 3600
+    # Failed logins within the window before 429: per username and client
+    # address, per client address, per username.
+    login_throttle_window_seconds: int = 15 * 60
+    login_throttle_pair: int = 5
+    login_throttle_client: int = 100
+    login_throttle_username: int = 50
+    # Proxies whose X-Forwarded-For is believed (addresses or CIDR blocks).
+    trusted_proxies: tuple[str, ...] = ()
+    # argon2 hashes at once per process (64 MiB each) and logins waiting.
+    password_hash_concurrency: int = max(1, min(os.cpu_count() or 1, 2))
+    password_hash_queue: int = 32
     reminder_lease_seconds: float = 30.0
     # Fault injection for tests only: the worker holds each claim this long
     # before firing it, so a test can kill it while it holds a lease.
@@ -74,6 +113,10 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     shutdown_timeout: float = 10.0
+
+    @property
+    def proxies(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -114,8 +157,25 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         ws_heartbeat_seconds=_float(env, "WS_HEARTBEAT_SECONDS", d.ws_heartbeat_seconds),
         ws_send_buffer_bytes=_int(env, "WS_SEND_BUFFER_BYTES", d.ws_send_buffer_bytes, minimum=1024),
         ws_allowed_origins=_list(env, "WS_ALLOWED_ORIGINS"),
+        ws_request_id_max=_int(env, "WS_REQUEST_ID_MAX", d.ws_request_id_max, minimum=1),
+        ws_max_subscriptions=_int(env, "WS_MAX_SUBSCRIPTIONS", d.ws_max_subscriptions),
+        ws_frames_per_second=_float(env, "WS_FRAMES_PER_SECOND", d.ws_frames_per_second, minimum=0.01),
+        ws_frame_burst=_int(env, "WS_FRAME_BURST", d.ws_frame_burst, minimum=1),
+        ws_throttle_close_seconds=_float(env, "WS_THROTTLE_CLOSE_SECONDS", d.ws_throttle_close_seconds),
+        ws_max_sockets_per_user=_int(env, "WS_MAX_SOCKETS_PER_USER", d.ws_max_sockets_per_user, minimum=1),
         event_retention_seconds=_int(env, "EVENT_RETENTION_SECONDS", d.event_retention_seconds, minimum=1),
         event_sweep_seconds=_float(env, "EVENT_SWEEP_SECONDS", d.event_sweep_seconds),
+        token_idle_seconds=_int(env, "TOKEN_IDLE_SECONDS", d.token_idle_seconds, minimum=1),
+        token_max_age_seconds=_int(env, "TOKEN_MAX_AGE_SECONDS", d.token_max_age_seconds, minimum=1),
+        login_throttle_window_seconds=_int(
+            env, "LOGIN_THROTTLE_WINDOW_SECONDS", d.login_throttle_window_seconds, minimum=1
+        ),
+        login_throttle_pair=_int(env, "LOGIN_THROTTLE_PAIR", d.login_throttle_pair, minimum=1),
+        login_throttle_client=_int(env, "LOGIN_THROTTLE_CLIENT", d.login_throttle_client, minimum=1),
+        login_throttle_username=_int(env, "LOGIN_THROTTLE_USERNAME", d.login_throttle_username, minimum=1),
+        trusted_proxies=_list(env, "TRUSTED_PROXIES"),
+        password_hash_concurrency=_int(env, "PASSWORD_HASH_CONCURRENCY", d.password_hash_concurrency, minimum=1),
+        password_hash_queue=_int(env, "PASSWORD_HASH_QUEUE", d.password_hash_queue),
         reminder_lease_seconds=_float(env, "REMINDER_LEASE_SECONDS", d.reminder_lease_seconds),
         reminder_test_hold_claim_seconds=_float(
             env, "REMINDER_TEST_HOLD_CLAIM_SECONDS", d.reminder_test_hold_claim_seconds
@@ -130,6 +190,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         raise ConfigError(f"CLINICAL_TIMEZONE {settings.clinical_timezone!r} is not a known time zone") from None
     if settings.log_format not in ("text", "json"):
         raise ConfigError("LOG_FORMAT must be 'text' or 'json'")
+    try:
+        parse_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(f"TRUSTED_PROXIES: {exc}") from None
     if settings.db_pool_min > settings.db_pool_max:
         raise ConfigError("DB_POOL_MIN must not exceed DB_POOL_MAX")
     return settings

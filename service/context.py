@@ -41,6 +41,7 @@ class Context:
     db: Database
     settings: Settings
     user: User | None
+    session_id: int | None = None  # the auth session the request came with
 
     def require_user(self) -> User:
         """The authenticated user; every clinical action requires one."""

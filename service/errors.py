@@ -17,9 +17,10 @@ log = logging.getLogger("service.errors")
 class ApiError(Exception):
     status: int = 400
     default_detail: str = "Bad request."
+    retry_after: int | None = None  # seconds, sent as Retry-After
 
     def __init__(self, detail: Any = None) -> None:
-        self.detail = self.default_detail if detail is None else detail
+        self.detail: Any = self.default_detail if detail is None else detail
         super().__init__(self.detail)
 
     def http_body(self) -> Any:
@@ -99,12 +100,29 @@ def not_found_for(model: str) -> NotFound:
     return NotFound(f"No {model} matches the given query.")
 
 
+class Throttled(ApiError):
+    """Too many attempts (DRF's text); ``wait`` seconds until the next may pass."""
+
+    status = 429
+
+    def __init__(self, wait: int) -> None:
+        unit = "second" if wait == 1 else "seconds"
+        super().__init__(f"Request was throttled. Expected available in {wait} {unit}.")
+        self.retry_after = wait
+
+
 class ServiceUnavailable(ApiError):
     """The database cannot be reached: the client may retry shortly."""
 
     status = 503
     default_detail = "The database is unavailable. Try again shortly."
     retry_after = 1
+
+
+class Busy(ServiceUnavailable):
+    """A bounded queue is full (password hashing): retry in a moment."""
+
+    default_detail = "Too many sign-ins at once; try again in a moment."
 
 
 class ServerError(ApiError):

@@ -12,12 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from . import jsonutil
 
 CREATE, UPDATE, DELETE, NOTIFICATION = "create", "update", "delete", "notification"
 STATUS = {CREATE: 201, UPDATE: 200, DELETE: 204, NOTIFICATION: 201}
+
+# Internal events are committed and ordered like every other, but never sent
+# to a client: each process's hub acts on them (closes or re-authorises
+# sockets) before it writes any later event. Their streams start with "_".
+AUTH = "_auth"
+SESSIONS_ENDED = "sessions_ended"  # data: {"user": id, "sessions": [session ids]}
+USER_CHANGED = "user_changed"  # data: the user's new flags (and wards)
 
 
 @dataclass(slots=True)
@@ -38,13 +43,29 @@ class Event:
         """A delete carries only the key (``pk`` and ``id``) and ``extra``."""
         return cls(stream, DELETE, pk, jsonutil.dumps({"pk": pk, "id": pk, **extra}))
 
-    def to_message(self) -> bytes:
-        """The Redis message: a small JSON header line, then the data as stored."""
-        header = orjson.dumps({"id": self.id, "stream": self.stream, "action": self.action, "pk": self.pk})
-        return header + b"\n" + self.data
+    @classmethod
+    def sessions_ended(cls, user_id: int, session_ids: list[int]) -> Event:
+        return cls(AUTH, SESSIONS_ENDED, user_id, jsonutil.dumps({"user": user_id, "sessions": session_ids}))
 
     @classmethod
-    def from_message(cls, message: bytes) -> Event:
-        header, _, data = message.partition(b"\n")
-        head = orjson.loads(header)
-        return cls(head["stream"], head["action"], int(head["pk"]), data, int(head["id"]))
+    def user_changed(cls, user: dict[str, Any]) -> Event:
+        return cls(AUTH, USER_CHANGED, user["id"], jsonutil.dumps(user))
+
+    @property
+    def internal(self) -> bool:
+        return self.stream.startswith("_")
+
+    def to_message(self) -> bytes:
+        """The Redis message: only the id. Redis is a doorbell, the events
+        table the mailbox: a receiving hub reads what the id points to from
+        the table, so a forged or foreign message can show nothing."""
+        return str(self.id).encode()
+
+
+def hint_of(message: Any) -> int | None:
+    """The event id a Redis message rings for, or None if it is not one."""
+    if isinstance(message, str):
+        message = message.encode()
+    if not isinstance(message, bytes) or not 0 < len(message) <= 19 or not message.isdigit():
+        return None
+    return int(message)

@@ -1,12 +1,5 @@
 -- Users and tokens.
 
--- name: user_by_token
-SELECT u.id, u.username, u.email, u.first_name, u.last_name,
-       u.is_active, u.is_staff, u.is_superuser
-  FROM auth_tokens t
-  JOIN users u ON u.id = t.user_id
- WHERE t.key = %(key)s;
-
 -- name: user_by_username
 SELECT id, username, email, first_name, last_name, is_active, is_staff, is_superuser, password
   FROM users
@@ -28,25 +21,86 @@ RETURNING id, username, email, first_name, last_name, is_active, is_staff, is_su
 -- name: set_password
 UPDATE users SET password = %(password)s WHERE id = %(id)s;
 
+-- name: user_password
+SELECT password FROM users WHERE id = %(id)s;
+
+-- name: set_user_active
+UPDATE users SET is_active = %(is_active)s
+ WHERE username = %(username)s
+RETURNING id, is_active, is_staff, is_superuser;
+
 -- name: update_user_details
 UPDATE users
    SET username = %(username)s, first_name = %(first_name)s, last_name = %(last_name)s
  WHERE id = %(id)s
 RETURNING id, username, email, first_name, last_name, is_active, is_staff, is_superuser;
 
--- name: login_token
--- One token per user, shared by every device until logout (dj-rest-auth).
+-- name: session_user
+-- The user of a session key (its SHA-256), if the session has been used
+-- within the idle limit and is younger than the absolute limit. Marks the
+-- session used, at most once a minute (a write on every request would cost
+-- more than the lookup).
+WITH s AS (
+    SELECT id, user_id, created
+      FROM auth_sessions
+     WHERE key_hash = %(key_hash)s
+       AND last_used > now() - make_interval(secs => %(idle_seconds)s)
+       AND created > now() - make_interval(secs => %(max_age_seconds)s)
+), touched AS (
+    UPDATE auth_sessions
+       SET last_used = now()
+     WHERE id = (SELECT id FROM s) AND last_used < now() - interval '60 seconds'
+)
+SELECT s.id AS session_id, u.id, u.username, u.email, u.first_name, u.last_name,
+       u.is_active, u.is_staff, u.is_superuser,
+       %(idle_seconds)s::float8 AS idle_left,
+       extract(epoch FROM s.created + make_interval(secs => %(max_age_seconds)s) - now())::float8 AS age_left
+  FROM s
+  JOIN users u ON u.id = s.user_id;
+
+-- name: create_session
 WITH seen AS (
     UPDATE users SET last_login = now() WHERE id = %(user_id)s
-), created AS (
-    INSERT INTO auth_tokens (key, user_id) VALUES (%(key)s, %(user_id)s)
-    ON CONFLICT (user_id) DO NOTHING
-    RETURNING key
 )
-SELECT key FROM created
-UNION ALL
-SELECT key FROM auth_tokens WHERE user_id = %(user_id)s
-LIMIT 1;
+INSERT INTO auth_sessions (key_hash, user_id, user_agent, client)
+VALUES (%(key_hash)s, %(user_id)s, %(user_agent)s, %(client)s)
+RETURNING id;
 
--- name: delete_token
-DELETE FROM auth_tokens WHERE key = %(key)s;
+-- name: list_sessions
+SELECT id, created, last_used, user_agent, client
+  FROM auth_sessions
+ WHERE user_id = %(user_id)s
+   AND last_used > now() - make_interval(secs => %(idle_seconds)s)
+   AND created > now() - make_interval(secs => %(max_age_seconds)s)
+ ORDER BY created DESC, id DESC;
+
+-- name: end_session
+DELETE FROM auth_sessions WHERE id = %(id)s AND user_id = %(user_id)s RETURNING id;
+
+-- name: end_other_sessions
+-- Every session of the user but one (NULL: all of them).
+DELETE FROM auth_sessions
+ WHERE user_id = %(user_id)s AND id IS DISTINCT FROM %(keep)s
+RETURNING id;
+
+-- name: session_states
+-- What a server needs to decide whether open sockets' sessions still hold:
+-- the seconds each has left (missing rows have ended).
+SELECT id,
+       extract(epoch FROM least(
+           last_used + make_interval(secs => %(idle_seconds)s),
+           created + make_interval(secs => %(max_age_seconds)s)) - now())::float8 AS seconds_left
+  FROM auth_sessions
+ WHERE id = ANY(%(ids)s::bigint[]);
+
+-- name: touch_session
+-- A socket's frames count as use of its session, like requests do.
+UPDATE auth_sessions SET last_used = now()
+ WHERE id = %(id)s AND last_used < now() - interval '60 seconds';
+
+-- name: prune_sessions
+-- Sessions past either limit (the worker runs this).
+DELETE FROM auth_sessions
+ WHERE last_used < now() - make_interval(secs => %(idle_seconds)s)
+    OR created < now() - make_interval(secs => %(max_age_seconds)s)
+RETURNING id, user_id;

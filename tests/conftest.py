@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg2
 import pytest
+import redis
 
 from service import setup_db
 from service.auth.passwords import hash_password
@@ -129,6 +130,19 @@ def empty_tables(database_url: str) -> None:
     conn.close()
 
 
+@pytest.fixture(autouse=True)
+def forget_login_failures(settings: Settings) -> None:
+    """Every test starts without failed logins counted (they live in Redis,
+    under the session's channel name)."""
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{settings.redis_channel}:login:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 @dataclass
 class Account:
     id: int
@@ -138,6 +152,15 @@ class Account:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Token {self.token}"}
+
+
+def add_session(sql: Any, user_id: int, key: str) -> int:
+    """A session as a login makes it: only the key's SHA-256 is stored."""
+    ((session_id,),) = sql(
+        "INSERT INTO auth_sessions (key_hash, user_id) VALUES (sha256(convert_to(%s, 'UTF8')), %s) RETURNING id",
+        (key, user_id),
+    )
+    return int(session_id)
 
 
 @pytest.fixture
@@ -150,7 +173,7 @@ def make_user(sql: Any, password_hash: str) -> Any:
         )
         key = secrets.token_hex(20) if token else ""
         if token:
-            sql("INSERT INTO auth_tokens (key, user_id) VALUES (%s, %s)", (key, user_id))
+            add_session(sql, user_id, key)
         return Account(user_id, username, key)
 
     return make

@@ -1,4 +1,5 @@
-"""Login, logout, token authentication and the user's own details.
+"""Login, logout, password changes, the user's own details, and the user
+management the command line offers.
 
 The HTTP routes in ``auth/http.py`` and the command line in ``__main__.py``
 only translate to and from these functions.
@@ -7,23 +8,28 @@ only translate to and from these functions.
 from __future__ import annotations
 
 import re
-import secrets
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg2.errors
 
+from ..config import Settings
 from ..context import Context, User
-from ..db import Database
-from ..errors import AuthenticationFailed, ValidationError
+from ..db import Database, Tx
+from ..errors import AuthenticationFailed, Busy, ValidationError
+from ..events import Event
 from ..sqlfiles import Q
 from ..validation import Field, Kind, validate
-from . import passwords
+from . import passwords, sessions
+from .passwords import Hasher, HashingBusy
+from .throttle import LoginThrottle
 
 LOGIN_FAILED = "Unable to log in with provided credentials."
-TOKEN_RE = re.compile(r"[0-9a-f]{40}")
 USERNAME_RE = re.compile(r"[\w.@+-]+")
 USERNAME_MESSAGE = "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."
 USERNAME_TAKEN = "A user with that username already exists."
+OLD_PASSWORD_WRONG = "Your old password was entered incorrectly. Please enter it again."
+PASSWORDS_DIFFER = "The two password fields didn’t match."  # Django's text, with its apostrophe
 
 LOGIN_FIELDS = (
     Field("username", Kind.TEXT),
@@ -43,6 +49,26 @@ DETAIL_FIELDS = (
     Field("first_name", Kind.TEXT, max_length=150),
     Field("last_name", Kind.TEXT, max_length=150),
 )
+# dj-rest-auth's PasswordChangeSerializer with OLD_PASSWORD_FIELD_ENABLED
+# (DRF's CharFields: surrounding spaces are trimmed, as at login).
+PASSWORD_CHANGE_FIELDS = (
+    Field("old_password", Kind.TEXT, required=True, allow_blank=False, max_length=128),
+    Field("new_password1", Kind.TEXT, required=True, allow_blank=False, max_length=128),
+    Field("new_password2", Kind.TEXT, required=True, allow_blank=False, max_length=128),
+)
+
+
+@dataclass(frozen=True)
+class LoginGuard:
+    """What stands between the world and the password hashes: throttling
+    of failed attempts and a bounded pool for the (64 MiB) hashing."""
+
+    throttle: LoginThrottle
+    hasher: Hasher
+
+    async def close(self) -> None:
+        await self.throttle.close()
+        self.hasher.close()
 
 
 def details(user: User) -> dict[str, Any]:
@@ -54,17 +80,6 @@ def details(user: User) -> dict[str, Any]:
         "first_name": user.first_name,
         "last_name": user.last_name,
     }
-
-
-async def user_for_token(db: Database, key: str) -> User:
-    """The active owner of a token, or AuthenticationFailed with DRF's text."""
-    row = await db.fetchone(Q.user_by_token, {"key": key}) if TOKEN_RE.fullmatch(key) else None
-    if row is None:
-        raise AuthenticationFailed("Invalid token.")
-    user = User.from_row(row)
-    if not user.is_active:
-        raise AuthenticationFailed("User inactive or deleted.")
-    return user
 
 
 def token_from_header(header: str | None) -> str | None:
@@ -84,41 +99,58 @@ def token_from_header(header: str | None) -> str | None:
     return parts[1]
 
 
-async def authenticate(db: Database, header: str | None) -> User | None:
+async def authenticate(db: Database, settings: Settings, header: str | None) -> sessions.Identity | None:
     key = token_from_header(header)
-    return None if key is None else await user_for_token(db, key)
+    return None if key is None else await sessions.identify(db, settings, key)
 
 
-async def login(db: Database, data: Any, tz: Any) -> dict[str, str]:
-    clean = validate(LOGIN_FIELDS, data, partial=False, tz=tz)
+async def _verify(guard: LoginGuard, stored: str | None, password: str) -> bool:
+    try:
+        return await guard.hasher.verify(stored, password)
+    except HashingBusy:
+        raise Busy() from None
+
+
+async def _hash(guard: LoginGuard | None, password: str) -> str:
+    if guard is None:  # the command line: one hash, nothing to bound
+        return await passwords.hash_async(password)
+    try:
+        return await guard.hasher.hash(password)
+    except HashingBusy:
+        raise Busy() from None
+
+
+async def login(
+    db: Database, settings: Settings, guard: LoginGuard, data: Any, client: str, user_agent: str
+) -> dict[str, str]:
+    """A new session for each successful login (each device has its own key)."""
+    clean = validate(LOGIN_FIELDS, data, partial=False, tz=settings.tz)
     username, email = clean.get("username", ""), clean.get("email", "")
+    who = username or email.lower()
+    await guard.throttle.check(who, client)
     row = None
     if username:
         row = await db.fetchone(Q.user_by_username, {"username": username})
     elif email:
         row = await db.fetchone(Q.user_by_email, {"email": email})
     stored = row["password"] if row else None
-    ok = await passwords.verify_async(stored, clean["password"])
+    ok = await _verify(guard, stored, clean["password"])
     if not ok or row is None or not row["is_active"]:
+        await guard.throttle.failed(who, client)
         raise ValidationError({"non_field_errors": [LOGIN_FAILED]})
+    await guard.throttle.succeeded(who, client)
     if passwords.needs_rehash(row["password"]):
-        await db.execute(Q.set_password, {"id": row["id"], "password": await passwords.hash_async(clean["password"])})
-    return {"key": await _token_for(db, row["id"])}
+        await db.execute(Q.set_password, {"id": row["id"], "password": await _hash(guard, clean["password"])})
+    return {"key": await sessions.start(db, row["id"], user_agent, client)}
 
 
-async def _token_for(db: Database, user_id: int) -> str:
-    for _attempt in range(3):
-        row = await db.fetchone(Q.login_token, {"user_id": user_id, "key": secrets.token_hex(20)})
-        if row is not None:  # None only when a concurrent login created it first
-            return row["key"]
-    raise RuntimeError("could not create a token")
-
-
-async def logout(db: Database, header: str | None) -> dict[str, str]:
-    key = token_from_header(header)
-    if key is not None:
-        await user_for_token(db, key)
-        await db.execute(Q.delete_token, {"key": key})
+async def logout(db: Database, settings: Settings, header: str | None) -> dict[str, str]:
+    """End the caller's session only (other devices stay logged in)."""
+    identity = await authenticate(db, settings, header)
+    if identity is not None:
+        async with db.transaction() as tx:
+            rows = await tx.fetchall(Q.end_session, {"id": identity.session_id, "user_id": identity.user.id})
+            sessions.emit_ended(tx, identity.user.id, rows)
     return {"detail": "Successfully logged out."}
 
 
@@ -134,7 +166,31 @@ async def update_details(ctx: Context, data: Any, partial: bool) -> dict[str, An
     return details(User.from_row(row))
 
 
-async def _write_user(db: Database, sql: str, params: dict[str, Any]) -> dict[str, Any]:
+async def password_change(ctx: Context, guard: LoginGuard, data: Any) -> dict[str, str]:
+    """dj-rest-auth's password change; every other session of the user ends."""
+    user = ctx.require_user()
+    clean = validate(PASSWORD_CHANGE_FIELDS, data, partial=False, tz=ctx.settings.tz)
+    row = await ctx.db.fetchone(Q.user_password, {"id": user.id})
+    if row is None or not await _verify(guard, row["password"], clean["old_password"]):
+        raise ValidationError({"old_password": [OLD_PASSWORD_WRONG]})
+    if clean["new_password1"] != clean["new_password2"]:
+        raise ValidationError({"new_password2": [PASSWORDS_DIFFER]})
+    problems = passwords.password_problems(clean["new_password2"], **_attributes(user))
+    if problems:
+        raise ValidationError({"new_password2": problems})
+    hashed = await _hash(guard, clean["new_password2"])
+    async with ctx.db.transaction() as tx:
+        await tx.execute(Q.set_password, {"id": user.id, "password": hashed})
+        await sessions.end_all(tx, user.id, keep=ctx.session_id)
+    return {"detail": "New password has been saved."}
+
+
+def _attributes(user: User) -> dict[str, str]:
+    """What a new password must not resemble (Django's similarity validator)."""
+    return {"username": user.username, "first_name": user.first_name, "last_name": user.last_name, "email": user.email}
+
+
+async def _write_user(db: Database | Tx, sql: str, params: dict[str, Any]) -> dict[str, Any]:
     """Run a user INSERT/UPDATE; the database's username rules become field errors."""
     try:
         row = await db.fetchone(sql, params)
@@ -160,7 +216,7 @@ async def create_user(
         raise ValidationError(errors)
     params = {
         "username": username,
-        "password": await passwords.hash_async(password),
+        "password": await _hash(None, password),
         "email": email,
         "is_staff": staff or superuser,
         "is_superuser": superuser,
@@ -168,13 +224,31 @@ async def create_user(
     return User.from_row(await _write_user(db, Q.insert_user, params))
 
 
-async def change_password(db: Database, username: str, password: str) -> None:
+async def _user_named(db: Database, username: str) -> User:
     row = await db.fetchone(Q.user_by_username, {"username": username})
     if row is None:
         raise ValidationError({"username": [f'User "{username}" does not exist.']})
-    problems = passwords.password_problems(
-        password, username=username, first_name=row["first_name"], last_name=row["last_name"], email=row["email"]
-    )
+    return User.from_row(row)
+
+
+async def change_password(db: Database, username: str, password: str) -> None:
+    """The command line's password reset: every session of the user ends."""
+    user = await _user_named(db, username)
+    problems = passwords.password_problems(password, **_attributes(user))
     if problems:
         raise ValidationError({"password": problems})
-    await db.execute(Q.set_password, {"id": row["id"], "password": await passwords.hash_async(password)})
+    hashed = await _hash(None, password)
+    async with db.transaction() as tx:
+        await tx.execute(Q.set_password, {"id": user.id, "password": hashed})
+        await sessions.end_all(tx, user.id)
+
+
+async def set_active(db: Database, username: str, active: bool) -> int:
+    """Activate or deactivate a user; deactivation ends every session at
+    once (and closes the sockets). Returns how many sessions ended."""
+    await _user_named(db, username)
+    async with db.transaction() as tx:
+        row = await tx.fetchone(Q.set_user_active, {"username": username, "is_active": active})
+        assert row is not None
+        tx.emit(Event.user_changed(row))
+        return 0 if active else await sessions.end_all(tx, row["id"])

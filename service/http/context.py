@@ -5,24 +5,30 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..appkeys import DB, SETTINGS, USER
+from ..appkeys import DB, IDENTITY, SETTINGS, USER
 from ..auth.actions import authenticate
-from ..context import Context, User
+from ..auth.sessions import Identity
+from ..context import Context
 from ..errors import MethodNotAllowed, NotAuthenticated
 
 
-async def request_user(request: web.Request) -> User | None:
-    """The token's user (None without a token); cached on the request."""
-    if USER not in request:
-        request[USER] = await authenticate(request.app[DB], request.headers.get("Authorization"))
-    return request[USER]
+async def request_identity(request: web.Request) -> Identity | None:
+    """The session of the request's token (None without one); looked up once
+    per request, and checked against the database on every request, so an
+    ended session or a changed user takes effect at once."""
+    if IDENTITY not in request:
+        identity = await authenticate(request.app[DB], request.app[SETTINGS], request.headers.get("Authorization"))
+        request[IDENTITY] = identity
+        request[USER] = identity.user if identity else None
+    return request[IDENTITY]
 
 
 async def context(request: web.Request, required: bool = True) -> Context:
-    user = await request_user(request)
-    if user is None and required:
+    identity = await request_identity(request)
+    if identity is None and required:
         raise NotAuthenticated()
-    return Context(request.app[DB], request.app[SETTINGS], user)
+    user, session_id = (identity.user, identity.session_id) if identity else (None, None)
+    return Context(request.app[DB], request.app[SETTINGS], user, session_id)
 
 
 def not_allowed(request: web.Request, allow: str, view: str | None = None) -> MethodNotAllowed:

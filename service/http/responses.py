@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import jsonutil
-from ..errors import ApiError, AuthenticationFailed, MethodNotAllowed, NotAuthenticated, ServiceUnavailable
+from ..errors import ApiError, AuthenticationFailed, MethodNotAllowed, NotAuthenticated
 
 LIST_ALLOW = "GET, POST, HEAD, OPTIONS"
 
@@ -56,7 +56,7 @@ def error_response(error: ApiError, request_id: str | None = None) -> web.Respon
         headers["WWW-Authenticate"] = "Token"
     if isinstance(error, MethodNotAllowed) and error.allow:
         headers["Allow"] = error.allow
-    if isinstance(error, ServiceUnavailable):
+    if error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)
     body = error.http_body()
     if error.status >= 500 and request_id is not None:

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..apidocs import ID
+from ..apidocs import DATETIME, ID
 from ..auth import actions as auth_actions
+from ..auth import sessions as auth_sessions
 from ..realtime.ws import actions_of
 from ..resources import Resource
 from .schemas import (
@@ -246,9 +247,36 @@ def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
         f'Wrong credentials (or an inactive user): `{{"non_field_errors": ["{auth_actions.LOGIN_FAILED}"]}}`.',
     )
     schemas["Token"] = obj(
-        {"key": {"type": "string", "pattern": "^" + auth_actions.TOKEN_RE.pattern + "$"}},
-        "The user's token; the same key until logout. Send it as `Authorization: Token <key>`.",
+        {"key": {"type": "string", "pattern": "^" + auth_sessions.KEY_RE.pattern + "$"}},
+        "A new session's key (one per login and device); it ends on logout, after TOKEN_IDLE_SECONDS "
+        "without use or TOKEN_MAX_AGE_SECONDS in any case. Send it as `Authorization: Token <key>`.",
     )
+    schemas["Session"] = obj(
+        {
+            "id": {"type": "integer", "format": "int64"},
+            "created": dict(DATETIME),
+            "last_used": {**DATETIME, "description": "Updated at most once a minute."},
+            "user_agent": {"type": "string", "maxLength": auth_sessions.USER_AGENT_MAX},
+            "client": {"type": "string", "description": "The client's address at login."},
+            "current": {"type": "boolean", "description": "The session making this request."},
+        },
+        "One of the user's sessions (devices).",
+    )
+    schemas["EndOthersResponse"] = obj(
+        {
+            "detail": {"type": "string", "enum": ["Every other session has ended."]},
+            "ended": {"type": "integer", "minimum": 0},
+        }
+    )
+    schemas["PasswordChangeRequest"] = request_schema(
+        auth_actions.PASSWORD_CHANGE_FIELDS, partial=False, description="dj-rest-auth's password change."
+    )
+    schemas["PasswordChangeValidationError"] = validation_schema(
+        [f.name for f in auth_actions.PASSWORD_CHANGE_FIELDS],
+        f"`old_password`: `{auth_actions.OLD_PASSWORD_WRONG}`; `new_password2`: "
+        f"`{auth_actions.PASSWORDS_DIFFER}` or the password policy's messages (Django's four validators).",
+    )
+    schemas["PasswordChanged"] = obj({"detail": {"type": "string", "enum": ["New password has been saved."]}})
     schemas["LogoutResponse"] = obj({"detail": {"type": "string", "enum": ["Successfully logged out."]}})
     schemas["UserDetails"] = obj(USER_DETAILS)
     schemas["UserDetailsRequest"] = request_schema(auth_actions.DETAIL_FIELDS, partial=False)
@@ -276,28 +304,83 @@ def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
             "post": {
                 "tags": [tag],
                 "operationId": "auth_login",
-                "summary": "Log in: get the user's token",
-                "description": "dj-rest-auth's login. Also at `/rest-auth/login` (no slash). No token is "
-                "needed, but a bad one sent along is 401, as in DRF.",
+                "summary": "Log in: a new session for this device",
+                "description": "dj-rest-auth's login; every login makes a new session with its own key. Also at "
+                "`/rest-auth/login` (no slash). No token is needed, but a bad one sent along is 401, as in DRF. "
+                "Failed logins are throttled per username and client address, per client address and per "
+                "username (429); too many at once is 503.",
                 "security": [],
                 "requestBody": body("LoginRequest"),
                 "responses": responses(
-                    ok("The token.", schema_ref("Token")),
+                    ok("The new session's key.", schema_ref("Token")),
+                    "401",
+                    "413",
+                    "415",
+                    "429",
+                    "503",
+                    bad_request=bad_request_response("LoginValidationError", parse=True),
+                ),
+            }
+        },
+        "/rest-auth/password/change/": {
+            "post": {
+                "tags": [tag],
+                "operationId": "auth_password_change",
+                "summary": "Change the user's password",
+                "description": "dj-rest-auth's password change (with the old password). Every other session of "
+                "the user ends and its sockets close (4401); this one stays. Also without the slash.",
+                "requestBody": body("PasswordChangeRequest"),
+                "responses": responses(
+                    ok("Saved.", schema_ref("PasswordChanged")),
                     "401",
                     "413",
                     "415",
                     "503",
-                    bad_request=bad_request_response("LoginValidationError", parse=True),
+                    bad_request=bad_request_response("PasswordChangeValidationError", parse=True),
                 ),
+            }
+        },
+        "/rest-auth/sessions/": {
+            "get": {
+                "tags": [tag],
+                "operationId": "auth_sessions_list",
+                "summary": "The user's sessions, newest first",
+                "description": "Also without the slash.",
+                "responses": responses(
+                    ok("The sessions.", {"type": "array", "items": schema_ref("Session")}), "401", "503"
+                ),
+            }
+        },
+        "/rest-auth/sessions/{id}/": {
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "format": "int64"}}
+            ],
+            "delete": {
+                "tags": [tag],
+                "operationId": "auth_sessions_destroy",
+                "summary": "End one of the user's sessions",
+                "description": "Its key stops working at once and its sockets close (4401) on every server "
+                "process. Ending the current session is a logout. Another user's session is 404.",
+                "responses": responses({"204": {"description": "Ended: no body."}}, "401", "404", "503"),
+            },
+        },
+        "/rest-auth/sessions/end-others/": {
+            "post": {
+                "tags": [tag],
+                "operationId": "auth_sessions_end_others",
+                "summary": "End every session of the user but this one",
+                "description": "No request body.",
+                "responses": responses(ok("Ended.", schema_ref("EndOthersResponse")), "401", "503"),
             }
         },
         "/rest-auth/logout/": {
             "post": {
                 "tags": [tag],
                 "operationId": "auth_logout",
-                "summary": "Log out: delete the token",
-                "description": "Deletes the caller's token (every device shares it). Answers 200 without a token "
-                "too; a bad token is 401. Also at `/rest-auth/logout`. No request body.",
+                "summary": "Log out: end this session",
+                "description": "Ends the caller's session only (other devices stay logged in); its sockets "
+                "close with 4401. Answers 200 without a token too; a bad token is 401. Also at "
+                "`/rest-auth/logout`. No request body.",
                 "security": [{}, {"tokenAuth": []}],
                 "responses": responses(ok("Logged out.", schema_ref("LogoutResponse")), "401", "503"),
             }

@@ -161,10 +161,20 @@ def validation_schema(names: list[str], description: str) -> Schema:
 # --- errors and responses -----------------------------------------------------
 
 ERROR = obj({"detail": {"type": "string"}}, "An error: one message.")
-SERVER_ERROR = obj(
-    {"detail": {"type": "string"}, "request_id": {"type": "string"}},
-    "An unexpected or infrastructure error; `request_id` is also in the X-Request-ID header and the logs.",
-)
+SERVER_ERROR = {
+    **obj(
+        {"detail": {"type": "string"}, "request_id": {"type": "string"}},
+        "An unexpected or infrastructure error; `request_id` (also in the X-Request-ID header) names it in the "
+        "logs. A full queue that the service reports on purpose (e.g. password hashing) has no `request_id`.",
+    ),
+    "required": ["detail"],
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
 
 
 def error_response(description: str, headers: dict[str, Schema] | None = None, schema: str = "Error") -> Schema:
@@ -193,8 +203,15 @@ RESPONSES: dict[str, Schema] = {
     "UnsupportedMediaType": error_response(
         'The body is neither JSON nor a form: `Unsupported media type "text/plain" in request.`'
     ),
+    "TooManyRequests": error_response(
+        "Throttled (DRF's text): `Request was throttled. Expected available in N seconds.`",
+        RETRY_AFTER,
+    ),
     "ServiceUnavailable": error_response(
-        "PostgreSQL is unreachable: `The database is unavailable. Try again shortly.`", schema="ServerError"
+        "PostgreSQL is unreachable (`The database is unavailable. Try again shortly.`), or a bounded queue is "
+        "full (`Too many sign-ins at once; try again in a moment.`).",
+        RETRY_AFTER,
+        schema="ServerError",
     ),
 }
 
@@ -204,6 +221,7 @@ STATUS_REFS = {
     "404": "NotFound",
     "413": "PayloadTooLarge",
     "415": "UnsupportedMediaType",
+    "429": "TooManyRequests",
     "503": "ServiceUnavailable",
 }
 

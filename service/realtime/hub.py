@@ -1,40 +1,56 @@
 """The in-process hub: events in id order to every local session.
 
-Events arrive from this process's own commits (at once) and from Redis (one
-subscription per process). The hub delivers them strictly in id order and
-exactly once: an id it has passed is dropped; an id beyond the next one means
-events are missing, and they are read from the events table first. That read
-is complete because event writers commit in id order (see db.Tx). After a
-Redis outage, and every few seconds as a safety net, it reads whatever it has
-not delivered yet from the table, so a lost publish delays an event but never
-loses it.
+Events arrive from this process's own commits (at once) and as hints from
+Redis (one subscription per process). Redis is only a doorbell: a message
+carries an event id and the hub reads the events up to it from the events
+table, the mailbox; an id the table does not hold is ignored (and logged),
+so a forged or foreign message can neither show anything nor stall
+delivery. The hub delivers strictly in id order and exactly once: an id it
+has passed is dropped; an id beyond the next one means events are missing,
+and they are read from the table first. That read is complete because event
+writers commit in id order (see db.Tx). After a Redis outage, and every
+``sweep_seconds`` as a safety net, it reads whatever it has not delivered
+yet from the table, so a lost publish delays an event but never loses it.
+
+Internal events (sessions ended, a user's flags changed) travel the same
+way and are applied here, in order, before any later event is written: a
+socket whose session ended receives nothing committed after that.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 
-import psycopg2
+import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from .. import events
 from ..db import Database
-from ..events import Event
+from ..errors import ServiceUnavailable
+from ..events import Event, hint_of
 from ..sqlfiles import Q
 from ..tasks import cancel_all
 from .frames import event_frame
-from .session import Session
+from .session import CLOSE_SESSION_ENDED, Session
 
 log = logging.getLogger("service.realtime.hub")
 REPLAY_BATCH = 1000
 # Sessions written per turn of the event loop during one event's fan-out:
 # thousands of writes in one turn would hold up every HTTP request meanwhile.
 DELIVERY_SLICE = 256
+# How often sockets are checked for sessions that expired meanwhile.
+EXPIRY_CHECK_SECONDS = 1.0
+FORGED_WARNING_EVERY_SECONDS = 60.0
 _CATCH_UP = None  # queue marker: read the table for anything not yet delivered
+
+Incoming = Event | int | None  # a local commit, a Redis hint, or _CATCH_UP
 
 
 class ResumeTooOld(Exception):
@@ -42,16 +58,28 @@ class ResumeTooOld(Exception):
 
 
 class Hub:
-    def __init__(self, db: Database, redis_url: str, channel: str, sweep_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        redis_url: str,
+        channel: str,
+        sweep_seconds: float,
+        idle_seconds: float,
+        max_age_seconds: float,
+    ) -> None:
         self.db = db
         self.redis_url = redis_url
         self.channel = channel
         self.sweep_seconds = sweep_seconds
+        self.idle_seconds = idle_seconds
+        self.max_age_seconds = max_age_seconds
         self.sessions: set[Session] = set()
+        self.by_user: dict[int, set[Session]] = {}
         self.last_id = 0
         self.redis_connected = False
-        self._incoming: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._incoming: asyncio.Queue[Incoming] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._last_forged_warning = -FORGED_WARNING_EVERY_SECONDS
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -62,6 +90,7 @@ class Hub:
             asyncio.create_task(self._deliver_loop(), name="hub-deliver"),
             asyncio.create_task(self._subscribe_loop(), name="hub-redis"),
             asyncio.create_task(self._sweep_loop(), name="hub-sweep"),
+            asyncio.create_task(self._expiry_loop(), name="hub-session-expiry"),
         ]
 
     async def stop(self) -> None:
@@ -69,9 +98,9 @@ class Hub:
 
     # -- input -------------------------------------------------------------
 
-    def offer(self, events: Sequence[Event]) -> None:
+    def offer(self, committed: Sequence[Event]) -> None:
         """Events committed by this process (called right after COMMIT)."""
-        for event in events:
+        for event in committed:
             self._incoming.put_nowait(event)
 
     async def _subscribe_loop(self) -> None:
@@ -95,7 +124,7 @@ class Hub:
                     while True:
                         message = await pubsub.get_message(timeout=5.0)
                         if message is not None and message["type"] == "message":
-                            self._incoming.put_nowait(Event.from_message(message["data"]))
+                            self._ring(message["data"])
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
@@ -110,6 +139,25 @@ class Hub:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
+    def _ring(self, message: object) -> None:
+        hint = hint_of(message)
+        if hint is None:
+            self._warn_forged(f"a message that is not an event id ({str(message)[:40]!r})")
+        elif hint > self.last_id:
+            self._incoming.put_nowait(hint)
+
+    def _warn_forged(self, what: str) -> None:
+        now = time.monotonic()
+        if now - self._last_forged_warning >= FORGED_WARNING_EVERY_SECONDS:
+            self._last_forged_warning = now
+            log.warning(
+                "ignored %s on Redis channel %r: only the events table is trusted "
+                "(another deployment on this channel, or a forged message?); "
+                "this warning repeats at most once a minute",
+                what,
+                self.channel,
+            )
+
     async def _sweep_loop(self) -> None:
         while True:
             await asyncio.sleep(self.sweep_seconds)
@@ -119,28 +167,31 @@ class Hub:
 
     async def _deliver_loop(self) -> None:
         while True:
-            event = await self._incoming.get()
+            item = await self._incoming.get()
             try:
-                await self._accept(event)
+                await self._accept(item)
             except asyncio.CancelledError:
                 raise
-            except (psycopg2.Error, OSError) as exc:
-                log.error("cannot read missed events from PostgreSQL (%s); retrying", exc)
+            except ServiceUnavailable as exc:
+                log.error("cannot read events from PostgreSQL (%s); retrying", exc.detail)
                 await asyncio.sleep(1.0)
-                self._incoming.put_nowait(event)
+                self._incoming.put_nowait(item)
             except Exception:
                 log.exception("event delivery failed")
 
-    async def _accept(self, event: Event | None) -> None:
-        if event is None:
+    async def _accept(self, item: Incoming) -> None:
+        if item is None:
             await self._catch_up(upto=None)
-            return
-        if event.id <= self.last_id:
-            return
-        if event.id > self.last_id + 1:
-            await self._catch_up(upto=event.id - 1)
-        if event.id > self.last_id:
-            await self._deliver(event)
+        elif isinstance(item, int):
+            if item > self.last_id:
+                await self._catch_up(upto=item)
+                if self.last_id < item:
+                    self._warn_forged(f"event id {item} (the table holds ids up to {self.last_id})")
+        elif item.id > self.last_id:
+            if item.id > self.last_id + 1:
+                await self._catch_up(upto=item.id - 1)
+            if item.id > self.last_id:
+                await self._deliver(item)
 
     async def _catch_up(self, upto: int | None) -> None:
         while True:
@@ -158,6 +209,9 @@ class Hub:
         replay up to ``last_id``, which already counts this event.
         """
         self.last_id = event.id
+        if event.internal:
+            self._apply(event)
+            return
         broadcast = event_frame(event)
         sessions = list(self.sessions)
         for start in range(0, len(sessions), DELIVERY_SLICE):
@@ -166,13 +220,69 @@ class Hub:
             for session in sessions[start : start + DELIVERY_SLICE]:
                 session.push(event, broadcast)
 
+    def _apply(self, event: Event) -> None:
+        """An internal event: end sockets of ended sessions, re-authorise a
+        changed user's sockets. Runs before any later event is written."""
+        data = orjson.loads(event.data)
+        affected = self.by_user.get(event.pk, set())
+        if event.action == events.SESSIONS_ENDED:
+            ended = set(data["sessions"])
+            for session in list(affected):
+                if session.auth_session_id in ended:
+                    session.end(CLOSE_SESSION_ENDED, "session ended")
+        elif event.action == events.USER_CHANGED:
+            for session in list(affected):
+                if not data["is_active"]:
+                    session.end(CLOSE_SESSION_ENDED, "session ended")
+                else:
+                    session.user = replace(session.user, is_staff=data["is_staff"], is_superuser=data["is_superuser"])
+
     async def read_events(self, after: int, upto: int | None, limit: int = REPLAY_BATCH) -> list[Event]:
         rows = await self.db.fetchall(
             Q.events_after, {"after": after, "upto": upto if upto is not None else 2**62, "limit": limit}
         )
         return [Event(r["stream"], r["action"], r["object_id"], r["data"].encode(), r["id"]) for r in rows]
 
+    # -- session expiry ----------------------------------------------------
+
+    async def _expiry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(EXPIRY_CHECK_SECONDS)
+            try:
+                await self.check_expiry()
+            except asyncio.CancelledError:
+                raise
+            except ServiceUnavailable as exc:
+                log.error("cannot check sessions in PostgreSQL (%s); retrying", exc.detail)
+            except Exception:
+                log.exception("session expiry check failed")
+
+    async def check_expiry(self) -> None:
+        """Sockets whose session may have expired: ask the database (another
+        device may have used the same session meanwhile), end the expired."""
+        now = time.monotonic()
+        due = [s for s in self.sessions if s.deadline() <= now and not s.closing]
+        if not due:
+            return
+        ids = sorted({s.auth_session_id for s in due})
+        rows = await self.db.fetchall(
+            Q.session_states,
+            {"ids": ids, "idle_seconds": self.idle_seconds, "max_age_seconds": self.max_age_seconds},
+        )
+        left = {r["id"]: r["seconds_left"] for r in rows}
+        now = time.monotonic()
+        for session in due:
+            seconds = left.get(session.auth_session_id)
+            if seconds is None or seconds <= 0:
+                session.end(CLOSE_SESSION_ENDED, "session ended")
+            else:
+                session.expires_by_idle = now + seconds
+
     # -- sessions ----------------------------------------------------------
+
+    def _add(self, session: Session) -> None:
+        self.sessions.add(session)
+        self.by_user.setdefault(session.user.id, set()).add(session)
 
     async def attach(self, session: Session, since: int | None) -> None:
         """Register a session; with ``since``, first replay what it missed.
@@ -181,17 +291,17 @@ class Hub:
         live, held back in the session until the replay is written.
         """
         if since is None:
-            self.sessions.add(session)
+            self._add(session)
             return
         session.floor = since  # it has seen these, perhaps from a process ahead of this one
         row = await self.db.fetchone(Q.last_event_id)
         assert row is not None
         if since < row["pruned_through"] or since > row["last_id"]:
-            self.sessions.add(session)
+            self._add(session)
             raise ResumeTooOld()
         session.start_replay()
         upto = self.last_id
-        self.sessions.add(session)  # no await since reading last_id: nothing slips between
+        self._add(session)  # no await since reading last_id: nothing slips between
         after = since
         try:
             while after < upto:
@@ -199,10 +309,16 @@ class Hub:
                 if not batch:
                     break
                 for event in batch:
-                    session.write(event_frame(event))
+                    if not event.internal:
+                        session.write(event_frame(event))
                 after = batch[-1].id
         finally:
             session.finish_replay()
 
     def detach(self, session: Session) -> None:
         self.sessions.discard(session)
+        mine = self.by_user.get(session.user.id)
+        if mine is not None:
+            mine.discard(session)
+            if not mine:
+                del self.by_user[session.user.id]

@@ -10,35 +10,41 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-import psycopg2
 from aiohttp import WSMsgType, web
 
 from ..appkeys import DB, HUB, SETTINGS, USER
-from ..auth.actions import user_for_token
+from ..auth import sessions
 from ..config import Settings
 from ..context import Context
+from ..db import Database
 from ..errors import (
     ApiError,
     AuthenticationFailed,
     MethodNotAllowed,
     NotFound,
     PermissionDenied,
+    ServiceUnavailable,
     ValidationError,
     as_api_error,
 )
 from ..resources import Resource
+from ..sqlfiles import Q
 from ..validation import REQUIRED, parse_pk
 from .frames import bad_frame, reply, resume_gone
 from .hub import ResumeTooOld
-from .session import Session
+from .limits import LimitExceeded, TokenBucket, check_request_id
+from .session import CLOSE_POLICY, GOING_AWAY, Session
 
 log = logging.getLogger("service.realtime")
-GOING_AWAY = 1001
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later": the database is away
+TOUCH_EVERY_SECONDS = 60.0
+MAX_NAME = 64  # a stream or action name echoed back is cut to this
 
 Payload = dict[str, Any]
 WsAction = Callable[[Context, Resource, Payload, Session], Awaitable[tuple[int, Any]]]
@@ -99,7 +105,10 @@ async def _subscribe(ctx: Context, resource: Resource, payload: Payload, session
     if payload.get("request_id") is None:
         raise ValidationError({"request_id": [REQUIRED]})
     obj = await resource.retrieve(ctx, pk)  # 404 for an unknown instance, as DCRF
-    session.subscribe(resource.name, obj[resource.lookup], payload["request_id"])
+    key, request_id = (resource.name, obj[resource.lookup]), payload["request_id"]
+    if not session.subscribed(key, request_id) and session.subscriptions >= ctx.settings.ws_max_subscriptions:
+        raise LimitExceeded("Too many subscriptions.")
+    session.subscribe(key, request_id)
     return 201, None
 
 
@@ -107,7 +116,7 @@ async def _unsubscribe(ctx: Context, resource: Resource, payload: Payload, sessi
     pk = parse_pk(_require_pk(payload))
     if pk is None:
         raise NotFound()
-    session.unsubscribe(resource.name, pk)
+    session.unsubscribe((resource.name, pk))
     return 204, None
 
 
@@ -147,7 +156,14 @@ def streams_of(resources: tuple[Resource, ...]) -> Streams:
 
 
 async def handle_frame(ctx: Context, session: Session, text: str, streams: Streams) -> bytes:
-    """One client frame in, one reply frame out (never raises)."""
+    """One client frame in, one reply frame out (never raises).
+
+    Every frame spends a token of the socket's bucket, bad ones too; a frame
+    over the rate is answered 429 without being run.
+    """
+    throttled = session.bucket.spend()
+    if throttled is not None and session.bucket.sustained():
+        session.end(CLOSE_POLICY, "too many frames")
     try:
         frame = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
@@ -155,17 +171,28 @@ async def handle_frame(ctx: Context, session: Session, text: str, streams: Strea
     if not isinstance(frame, dict):
         return bad_frame(None, 'Invalid frame: expected a JSON object with "stream" and "payload".')
     stream, payload = frame.get("stream"), frame.get("payload")
+    request_id = payload.get("request_id") if isinstance(payload, dict) else None
+    named = stream if isinstance(stream, str) and len(stream) <= MAX_NAME else None  # echoed back
+    try:
+        check_request_id(request_id, ctx.settings.ws_request_id_max)
+    except ValidationError as invalid:
+        return bad_frame(named, invalid.detail["request_id"][0])
     found = streams.get(stream) if isinstance(stream, str) else None
     if found is None:
         names = ", ".join(streams)
-        request_id = payload.get("request_id") if isinstance(payload, dict) else None
-        return bad_frame(stream, f"Unknown stream {stream!r}. Streams: {names}.", request_id)
+        return bad_frame(named, f"Unknown stream {repr(stream)[:MAX_NAME]}. Streams: {names}.", request_id)
     resource, actions = found
     if not isinstance(payload, dict):
         return bad_frame(stream, 'Invalid frame: "payload" must be a JSON object.')
-    request_id, action = payload.get("request_id"), payload.get("action")
+    action = payload.get("action")
     if "action" not in payload:
         return bad_frame(stream, "Unable to find action in message body.", request_id, status=405)
+    if isinstance(action, str):
+        action = action[:MAX_NAME]  # echoed back; no action has a longer name
+    elif not isinstance(action, (int, float)):  # bool is an int
+        action = None  # a list or an object is not echoed back
+    if throttled is not None:
+        return reply(stream, action, request_id, throttled.status, errors=throttled.ws_errors())
     run = actions.get(action) if isinstance(action, str) else None
     try:
         if run is None:
@@ -188,16 +215,19 @@ def _since(request: web.Request) -> int | None:
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
-    settings, hub, streams = request.app[SETTINGS], request.app[HUB], request.app[STREAMS]
+    settings, hub, streams, db = request.app[SETTINGS], request.app[HUB], request.app[STREAMS], request.app[DB]
     if not origin_allowed(request, settings):
         log.warning("WebSocket refused: origin %r not allowed", request.headers.get("Origin"))
         raise PermissionDenied("Origin not allowed.")
     try:
-        user = await user_for_token(request.app[DB], request.query.get("token", ""))
+        identity = await sessions.identify(db, settings, request.query.get("token", ""))
     except AuthenticationFailed as exc:
         raise PermissionDenied(str(exc.detail)) from None
-    request[USER] = user
+    user = request[USER] = identity.user
     since = _since(request)
+    if len(hub.by_user.get(user.id, ())) >= settings.ws_max_sockets_per_user:
+        log.warning("WebSocket refused: user %s (id %d) has too many open", user.username, user.id)
+        raise LimitExceeded(f"Too many open WebSockets for this user (at most {settings.ws_max_sockets_per_user}).")
     ws = web.WebSocketResponse(
         heartbeat=settings.ws_heartbeat_seconds,
         max_msg_size=settings.ws_max_frame_bytes,
@@ -206,8 +236,17 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         raise ApiError("Expected a WebSocket upgrade request.")
     await ws.prepare(request)
-    session = Session(ws, request.transport, user, settings.ws_send_buffer_bytes)
-    ctx = Context(request.app[DB], settings, user)
+    bucket = TokenBucket(settings.ws_frames_per_second, settings.ws_frame_burst, settings.ws_throttle_close_seconds)
+    session = Session(
+        ws,
+        request.transport,
+        user,
+        identity.session_id,
+        identity.idle_left,
+        identity.age_left,
+        settings.ws_send_buffer_bytes,
+        bucket,
+    )
     log.info(
         "WebSocket connected: user %s (id %d), %d open",
         user.username,
@@ -218,17 +257,23 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     try:
         try:
             await hub.attach(session, since)
-        except (psycopg2.Error, OSError):
-            log.exception("cannot attach WebSocket of user %s: database unavailable", user.username)
-            await ws.close(code=1011, message=b"database unavailable, reconnect later")
+        except ServiceUnavailable:
+            log.error("cannot attach WebSocket of user %s: database unavailable", user.username)
+            await ws.close(code=CLOSE_TRY_AGAIN, message=b"database unavailable, reconnect later")
             return ws
         except ResumeTooOld:
             session.send(resume_gone(since or 0))
-        async for message in ws:
+        while (message := await session.receive()) is not None:
+            if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                break
             if message.type == WSMsgType.TEXT:
+                await mark_used(db, session, settings.token_idle_seconds)
+                ctx = Context(db, settings, session.user, session.auth_session_id)
                 session.send(await handle_frame(ctx, session, message.data, streams))
             elif message.type == WSMsgType.BINARY:
                 session.send(bad_frame(None, "Binary frames are not supported; send JSON text frames."))
+        if session.closing:  # ended by the hub, a limit or shutdown: nothing it sent after is run
+            await session.close()
     finally:
         hub.detach(session)
         log.info(
@@ -242,21 +287,31 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def mark_used(db: Database, session: Session, idle_seconds: float) -> None:
+    """A socket's frames are use of its session, as requests are (at most a
+    write a minute): a screen in use does not expire as idle."""
+    now = time.monotonic()
+    if now - session.touched < TOUCH_EVERY_SECONDS:
+        return
+    session.touched = now
+    session.expires_by_idle = now + idle_seconds
+    await db.execute(Q.touch_session, {"id": session.auth_session_id})
+
+
 async def close_all(app: web.Application) -> None:
     """On shutdown: close every socket with 1001 so clients reconnect elsewhere."""
     hub = app.get(HUB)
     if hub is None:
         return
-    sessions = list(hub.sessions)
-    if sessions:
-        log.info("shutting down: closing %d WebSocket(s) with 1001", len(sessions))
-    for session in sessions:
-        session.closing = True
-    await asyncio.wait(
-        [asyncio.ensure_future(s.ws.close(code=GOING_AWAY, message=b"server shutting down")) for s in sessions]
-        or [asyncio.ensure_future(asyncio.sleep(0))],
-        timeout=5.0,
-    )
+    open_sessions = list(hub.sessions)
+    if not open_sessions:
+        return
+    log.info("shutting down: closing %d WebSocket(s) with 1001", len(open_sessions))
+    for session in open_sessions:
+        session.end(GOING_AWAY, "server shutting down")
+    tasks = [s.task for s in open_sessions if s.task is not None]
+    if tasks:
+        await asyncio.wait(tasks, timeout=5.0)
 
 
 def setup(app: web.Application, resources: tuple[Resource, ...]) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import aiopg
 import psycopg2
 
+from ..auth import sessions
 from ..config import Settings
 from ..db import Database, create_pool
 from ..notifications import rules
@@ -84,7 +85,7 @@ class Worker:
         while not self.stopping.is_set():
             await self.fire_due()
             if loop.time() - last_prune > PRUNE_EVERY_SECONDS:
-                await self.prune_events()
+                await self.prune()
                 last_prune = loop.time()
             assert self.db is not None
             row = await self.db.fetchone(Q.next_reminder_wait)
@@ -164,7 +165,7 @@ class Worker:
             log.info("%d claimed reminder(s) moved or taken over meanwhile; not fired here", len(claimed) - len(rows))
         return len(rows)
 
-    async def prune_events(self) -> None:
+    async def prune(self) -> None:
         assert self.db is not None
         row = await self.db.fetchone(Q.prune_events, {"retention_seconds": self.settings.event_retention_seconds})
         if row is not None:
@@ -173,6 +174,22 @@ class Worker:
                 row["pruned_through"],
                 self.settings.event_retention_seconds,
             )
+        await self.prune_sessions()
+
+    async def prune_sessions(self) -> int:
+        """Delete sessions past their idle or absolute limit; their sockets
+        (if a server has not closed them already) close on the event."""
+        assert self.db is not None
+        async with self.db.transaction() as tx:
+            rows = await tx.fetchall(Q.prune_sessions, sessions.limits(self.settings))
+            by_user: dict[int, list[dict[str, Any]]] = {}
+            for row in rows:
+                by_user.setdefault(row["user_id"], []).append(row)
+            for user_id, ended in by_user.items():
+                sessions.emit_ended(tx, user_id, ended)
+        if rows:
+            log.info("pruned %d expired session(s)", len(rows))
+        return len(rows)
 
 
 def run_worker(settings: Settings) -> int:

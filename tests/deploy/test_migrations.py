@@ -9,7 +9,7 @@ from ..conftest import yoyo
 
 APP_TABLES = {
     "users",
-    "auth_tokens",
+    "auth_sessions",
     "patients",
     "reports",
     "report_history",

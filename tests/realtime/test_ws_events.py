@@ -214,11 +214,14 @@ async def test_slow_client_is_cut_off_and_the_fast_one_keeps_receiving(aiohttp_c
     await fast.close()
 
 
-async def test_a_fan_out_wider_than_one_slice_reaches_every_socket_once_in_order(client, alice) -> None:
+async def test_a_fan_out_wider_than_one_slice_reaches_every_socket_once_in_order(
+    aiohttp_client, settings, alice
+) -> None:
     """The hub writes to sessions in slices, yielding between them: with more
     sessions than a slice, every socket still gets every event once, in order."""
     from service.realtime.hub import DELIVERY_SLICE
 
+    client = await aiohttp_client(create_app(settings.with_(ws_max_sockets_per_user=DELIVERY_SLICE + 10)))
     # A session of its own: the test client's connector holds at most 100 connections.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         url = client.make_url("/ws/")
