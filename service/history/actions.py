@@ -1,33 +1,58 @@
 """The audit trail of reports: read, annotate, restore; never rewrite.
 
-PATCH/PUT may change only ``history_change_reason`` (other keys are ignored);
+PATCH/PUT may change only ``history_change_reason`` (other keys are ignored),
+and only the row's author (``history_user``) or staff may; every change is
+logged by the database (``history_change_reason_log``, migration 0006).
 DELETE is for superusers; restore brings a report back to one version.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import psycopg2.errors
 
 from .. import events
-from ..context import Context
+from ..context import Context, User
+from ..db import Row
 from ..errors import Conflict, PermissionDenied, not_found_for
 from ..events import Event
 from ..reports.actions import serialize, write
-from ..reports.history import HISTORY_STREAM
+from ..reports.history import HISTORY_STREAM, REASON_LOG
 from ..resources import Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, run_listing
 from ..sqlfiles import Q
 from ..validation import Field, Kind, validate
 
 MODEL = "HistoricalReport"
-FIELDS = (Field("history_change_reason", Kind.TEXT, nullable=True, max_length=100),)
+REASON = "history_change_reason"
+FIELDS = (Field(REASON, Kind.TEXT, nullable=True, max_length=100),)
+
+
+def history_out(row: Row) -> Obj:
+    """A history row from sql/history.sql: its log's times (JSON text from
+    PostgreSQL) become UTC datetimes, so they are written like every other
+    time (``Z``, microseconds only when non-zero)."""
+    log = [
+        {
+            "changed_by": entry["changed_by"],
+            "changed_at": dt.datetime.fromisoformat(entry["changed_at"]).astimezone(dt.UTC),
+            "previous": entry["previous"],
+        }
+        for entry in row[REASON_LOG]
+    ]
+    return {**row, REASON_LOG: log}
+
+
+def may_change_reason(user: User, row: Row) -> bool:
+    """The row's author and staff may annotate it; nobody else."""
+    return user.is_staff or user.is_superuser or row["history_user"] == user.id
 
 
 async def list_history(ctx: Context, filters: Filters, page: Page | None) -> Listing:
     ctx.require_user()
     params = {"report": id_filter(filters, "report"), "patient": id_filter(filters, "patient")}
-    return await run_listing(ctx, Q.list_history, Q.count_history, params, page, dict)
+    return await run_listing(ctx, Q.list_history, Q.count_history, params, page, history_out)
 
 
 async def retrieve(ctx: Context, pk: Any) -> Obj:
@@ -35,22 +60,32 @@ async def retrieve(ctx: Context, pk: Any) -> Obj:
     row = await ctx.db.fetchone(Q.get_history, {"history_id": lookup_id(pk, MODEL)})
     if row is None:
         raise not_found_for(MODEL)
-    return row
+    return history_out(row)
 
 
 async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
-    ctx.require_user()
+    """Change the reason; the same value again changes and logs nothing."""
+    user = ctx.require_user()
     history_id = lookup_id(pk, MODEL)
+    key = {"history_id": history_id}
     async with ctx.db.transaction() as tx:
-        row = await tx.fetchone(Q.get_history, {"history_id": history_id})
-        if row is None:  # before validating, as DRF looks the object up first
+        current = await tx.fetchone(Q.lock_history_reason, key)
+        # DRF's order: the object is looked up, then its permission checked,
+        # then the data validated.
+        if current is None:
             raise not_found_for(MODEL)
+        if not may_change_reason(user, current):
+            raise PermissionDenied()
         clean = validate(FIELDS, data, partial=True, tz=ctx.settings.tz)
-        if "history_change_reason" in clean:
-            row = await tx.fetchone(Q.set_history_reason, {"history_id": history_id, **clean})
-            assert row is not None
-            tx.emit(Event.of(HISTORY_STREAM, events.UPDATE, row, pk_key="history_id"))
-    return row
+        changed = REASON in clean and clean[REASON] != current[REASON]
+        if changed:
+            await tx.execute(Q.set_history_reason, {**key, REASON: clean[REASON], "actor": user.id})
+        row = await tx.fetchone(Q.get_history, key)
+        assert row is not None  # locked above
+        obj = history_out(row)
+        if changed:
+            tx.emit(Event.of(HISTORY_STREAM, events.UPDATE, obj, pk_key="history_id"))
+    return obj
 
 
 async def delete(ctx: Context, pk: Any) -> None:
