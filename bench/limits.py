@@ -188,7 +188,8 @@ def prepare(admin_url: str) -> tuple[str, list[str]]:
                     "pk": report["id"],
                 }
             )
-            history_json = dumps_str({**history, "pk": history["history_id"]})
+            # a new history row is broadcast with its (empty) change-reason log
+            history_json = dumps_str({**history, "history_change_reason_log": [], "pk": history["history_id"]})
             patient_json = dumps_str(
                 {
                     "id": 1,

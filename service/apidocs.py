@@ -76,7 +76,7 @@ class ActionDoc:
     summary: str
     description: str
     # Its own replies. 401, 404 and 503 are added, and 403 when the action is
-    # in ResourceDocs.superusers_only.
+    # in ResourceDocs.restricted.
     replies: tuple[Reply, ...]
 
 
@@ -95,6 +95,7 @@ class ResourceDocs:
     put_partial: bool = False  # PUT ignores missing fields, as PATCH does
     update_description: str = ""  # of PUT and PATCH
     # Operations ("list", "create", "retrieve", "update", "delete" or a detail
-    # action's name) only superusers may call: 403 for anyone else.
-    superusers_only: tuple[str, ...] = ()
+    # action's name) only some may call -> who (e.g. "superusers only"):
+    # 403 for anyone else, and "(who)" after the operation's summary.
+    restricted: dict[str, str] = field(default_factory=dict)
     actions: dict[str, ActionDoc] = field(default_factory=dict)  # one for each detail action

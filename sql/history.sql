@@ -1,12 +1,36 @@
 -- The audit trail of reports (django-simple-history's layout). Newest first.
+--
+-- A history row is shown with history_change_reason_log after its columns:
+-- the entries of report_history_reasons (migration 0006), oldest first, as
+-- [{"changed_by", "changed_at", "previous"}] ([] when the reason never
+-- changed), read in the same statement (one snapshot) as the row.
 
 -- name: list_history
-SELECT *
-  FROM report_history
- WHERE (%(report)s::bigint IS NULL OR id = %(report)s::bigint)
-   AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
- ORDER BY history_date DESC, history_id DESC
- LIMIT %(limit)s OFFSET %(offset)s;
+-- The page first, then the log entries of just its rows: one index scan of
+-- report_history_reasons_history_idx for the page's ids, whatever the page's
+-- size or offset. (A correlated subquery per row would cost as much when
+-- run, but its estimate grows with LIMIT, and past five executions
+-- PostgreSQL then prefers the generic plan of the prepared statement: a
+-- sequential scan and sort of the whole table for every page.)
+WITH page AS (
+    SELECT *
+      FROM report_history
+     WHERE (%(report)s::bigint IS NULL OR id = %(report)s::bigint)
+       AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+     ORDER BY history_date DESC, history_id DESC
+     LIMIT %(limit)s OFFSET %(offset)s
+), logs AS (
+    SELECT l.history_id,
+           json_agg(json_build_object('changed_by', l.changed_by, 'changed_at', l.changed_at,
+                                      'previous', l.previous) ORDER BY l.id) AS log
+      FROM report_history_reasons l
+     WHERE l.history_id = ANY (ARRAY(SELECT history_id FROM page))
+     GROUP BY l.history_id
+)
+SELECT page.*, coalesce(logs.log, '[]') AS history_change_reason_log
+  FROM page
+  LEFT JOIN logs ON logs.history_id = page.history_id
+ ORDER BY page.history_date DESC, page.history_id DESC;
 
 -- name: count_history
 SELECT count(*) AS count
@@ -15,14 +39,32 @@ SELECT count(*) AS count
    AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint);
 
 -- name: get_history
-SELECT * FROM report_history WHERE history_id = %(history_id)s;
+SELECT h.*,
+       (SELECT coalesce(json_agg(json_build_object('changed_by', l.changed_by, 'changed_at', l.changed_at,
+                                                   'previous', l.previous) ORDER BY l.id), '[]')
+          FROM report_history_reasons l
+         WHERE l.history_id = h.history_id) AS history_change_reason_log
+  FROM report_history h
+ WHERE h.history_id = %(history_id)s;
+
+-- name: lock_history_reason
+-- What deciding on a change of the reason needs, locked until the
+-- transaction ends, so the decision (allowed? a change at all?) holds.
+SELECT history_user, history_change_reason
+  FROM report_history
+ WHERE history_id = %(history_id)s
+   FOR UPDATE;
 
 -- name: set_history_reason
--- The only edit history allows (a trigger refuses any other).
+-- The only edit history allows (a trigger refuses any other). The trigger
+-- report_history_reason_logged (migration 0006) logs the value replaced, by
+-- the user in the transaction-local setting dengue_ward.actor: set here, in
+-- the WHERE clause, so it is set before the row changes (a volatile
+-- condition is never left out) and only for the row this statement changes.
 UPDATE report_history
    SET history_change_reason = %(history_change_reason)s
  WHERE history_id = %(history_id)s
-RETURNING *;
+   AND set_config('dengue_ward.actor', %(actor)s::bigint::text, true) IS NOT NULL;
 
 -- name: delete_history
 DELETE FROM report_history WHERE history_id = %(history_id)s RETURNING history_id;

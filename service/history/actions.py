@@ -1,30 +1,35 @@
 """The audit trail of reports: read, annotate, restore; never rewrite.
 
-PATCH/PUT may change only ``history_change_reason`` (other keys are ignored);
+PATCH/PUT may change only ``history_change_reason`` (other keys are ignored),
+and only the row's author (``history_user``) or staff may; every change is
+logged by the database (``history_change_reason_log``, migration 0006).
 DELETE is for superusers; restore brings a report back to one version.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import psycopg2.errors
 
 from .. import events
-from ..apidocs import DATETIME, ID, REF, USER_ID, ActionDoc, ReadOnly, Reply, ResourceDocs, enum
-from ..context import Context
+from ..apidocs import DATETIME, ID, REF, USER_ID, ActionDoc, ReadOnly, Reply, ResourceDocs, enum, nullable
+from ..context import Context, User
+from ..db import Row
 from ..errors import Conflict, PermissionDenied, not_found_for
 from ..events import Event
 from ..reports import actions as reports
 from ..reports.actions import serialize, write
 from ..reports.fields import COLUMNS
-from ..reports.history import HISTORY_COLUMNS, HISTORY_STREAM
+from ..reports.history import HISTORY_COLUMNS, HISTORY_STREAM, REASON_LOG
 from ..resources import Filter, Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, run_listing
 from ..sqlfiles import Q
 from ..validation import Field, Kind, validate
 
 MODEL = "HistoricalReport"
-FIELDS = (Field("history_change_reason", Kind.TEXT, nullable=True, max_length=100),)
+REASON = "history_change_reason"
+FIELDS = (Field(REASON, Kind.TEXT, nullable=True, max_length=100),)
 HISTORY = (
     ReadOnly("history_id", ID),
     ReadOnly("history_date", DATETIME, "When the change was recorded."),
@@ -33,12 +38,49 @@ HISTORY = (
     ReadOnly("history_user", USER_ID, "Who made the change."),
 )
 assert {p.name for p in HISTORY} == set(HISTORY_COLUMNS), "history columns changed: describe them here"
+REASON_LOG_ENTRY = {
+    "type": "object",
+    "properties": {
+        "changed_by": {**USER_ID, "description": "Who changed the reason (null: changed outside the service)."},
+        "changed_at": DATETIME,
+        "previous": nullable({"type": "string", "maxLength": 100, "description": "The reason before this change."}),
+    },
+    "required": ["changed_by", "changed_at", "previous"],
+    "additionalProperties": False,
+    "description": "One change of `history_change_reason`.",
+}
+LOG = ReadOnly(
+    REASON_LOG,
+    {"type": "array", "items": REASON_LOG_ENTRY},
+    "Every change of `history_change_reason`, oldest first (`[]` while it has never changed). Written by the "
+    "database, never changed or removed (only with the row itself).",
+)
+
+
+def history_out(row: Row) -> Obj:
+    """A history row from sql/history.sql: its log's times (JSON text from
+    PostgreSQL) become UTC datetimes, so they are written like every other
+    time (``Z``, microseconds only when non-zero)."""
+    log = [
+        {
+            "changed_by": entry["changed_by"],
+            "changed_at": dt.datetime.fromisoformat(entry["changed_at"]).astimezone(dt.UTC),
+            "previous": entry["previous"],
+        }
+        for entry in row[REASON_LOG]
+    ]
+    return {**row, REASON_LOG: log}
+
+
+def may_change_reason(user: User, row: Row) -> bool:
+    """The row's author and staff may annotate it; nobody else."""
+    return user.is_staff or user.is_superuser or row["history_user"] == user.id
 
 
 async def list_history(ctx: Context, filters: Filters, page: Page | None) -> Listing:
     ctx.require_user()
     params = {"report": id_filter(filters, "report"), "patient": id_filter(filters, "patient")}
-    return await run_listing(ctx, Q.list_history, Q.count_history, params, page, dict)
+    return await run_listing(ctx, Q.list_history, Q.count_history, params, page, history_out)
 
 
 async def retrieve(ctx: Context, pk: Any) -> Obj:
@@ -46,22 +88,32 @@ async def retrieve(ctx: Context, pk: Any) -> Obj:
     row = await ctx.db.fetchone(Q.get_history, {"history_id": lookup_id(pk, MODEL)})
     if row is None:
         raise not_found_for(MODEL)
-    return row
+    return history_out(row)
 
 
 async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
-    ctx.require_user()
+    """Change the reason; the same value again changes and logs nothing."""
+    user = ctx.require_user()
     history_id = lookup_id(pk, MODEL)
+    key = {"history_id": history_id}
     async with ctx.db.transaction() as tx:
-        row = await tx.fetchone(Q.get_history, {"history_id": history_id})
-        if row is None:  # before validating, as DRF looks the object up first
+        current = await tx.fetchone(Q.lock_history_reason, key)
+        # DRF's order: the object is looked up, then its permission checked,
+        # then the data validated.
+        if current is None:
             raise not_found_for(MODEL)
+        if not may_change_reason(user, current):
+            raise PermissionDenied()
         clean = validate(FIELDS, data, partial=True, tz=ctx.settings.tz)
-        if "history_change_reason" in clean:
-            row = await tx.fetchone(Q.set_history_reason, {"history_id": history_id, **clean})
-            assert row is not None
-            tx.emit(Event.of(HISTORY_STREAM, events.UPDATE, row, pk_key="history_id"))
-    return row
+        changed = REASON in clean and clean[REASON] != current[REASON]
+        if changed:
+            await tx.execute(Q.set_history_reason, {**key, REASON: clean[REASON], "actor": user.id})
+        row = await tx.fetchone(Q.get_history, key)
+        assert row is not None  # locked above
+        obj = history_out(row)
+        if changed:
+            tx.emit(Event.of(HISTORY_STREAM, events.UPDATE, obj, pk_key="history_id"))
+    return obj
 
 
 async def delete(ctx: Context, pk: Any) -> None:
@@ -95,12 +147,17 @@ async def restore(ctx: Context, pk: Any) -> tuple[int, Obj]:
 
 DOCS = ResourceDocs(
     "The audit trail of reports (django-simple-history's layout), newest first. "
-    "Only `history_change_reason` can be edited.",
-    properties=(*HISTORY, *COLUMNS),  # a history row: its own columns, then the report as it was
+    "Only `history_change_reason` can be edited, by the row's author or staff, and every change "
+    "is kept in `history_change_reason_log`.",
+    # a history row: its own columns, then the report as it was, then the reason's log
+    properties=(*HISTORY, *COLUMNS, LOG),
     fields=FIELDS,
     put_partial=True,
-    update_description="Changes only `history_change_reason`; every other key is ignored. PUT is partial too.",
-    superusers_only=("delete",),
+    update_description="Changes only `history_change_reason`; every other key is ignored. PUT is partial too. "
+    "Only the row's author (`history_user`) and staff (`is_staff` or `is_superuser`) may: anyone else gets 403, "
+    "whatever the body. Each change is appended to `history_change_reason_log` (who, when, the value before); "
+    "a body without `history_change_reason`, or with the value it already has, changes and logs nothing.",
+    restricted={"delete": "superusers only", "update": "the row's author and staff"},
     actions={
         "restore": ActionDoc(
             "Restore a report to this version",

@@ -74,8 +74,8 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
         raise ValueError(f"resource {resource.name!r}: a schema is already named {name!r} (its model)")
     crud = {"create": resource.create, "update": resource.update, "delete": resource.delete}
     operations = ["list", "retrieve", *(op for op, action in crud.items() if action), *resource.detail_actions]
-    for unknown in [op for op in doc.superusers_only if op not in operations]:
-        raise LookupError(f"{resource.name!r}: superusers_only names {unknown!r}, not one of its operations")
+    for unknown in [op for op in doc.restricted if op not in operations]:
+        raise LookupError(f"{resource.name!r}: restricted names {unknown!r}, not one of its operations")
     for action in resource.detail_actions:
         if action not in doc.actions:
             raise LookupError(f"action {action!r} of {resource.name!r} has no ActionDoc in its docs.actions")
@@ -84,8 +84,9 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             raise LookupError(f"docs.actions of {resource.name!r} describes {action!r}, which it does not have")
 
     def restricted(operation: str) -> tuple[str, tuple[str, ...]]:
-        """The summary's suffix and the extra error of an operation for superusers only."""
-        return (" (superusers only)", ("403",)) if operation in doc.superusers_only else ("", ())
+        """The summary's suffix and the extra error of an operation only some may call."""
+        who = doc.restricted.get(operation)
+        return (f" ({who})", ("403",)) if who else ("", ())
 
     schemas[name] = obj(properties(doc.properties, name))
     schemas[f"Paginated{name}List"] = obj(

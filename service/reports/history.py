@@ -19,12 +19,16 @@ from .fields import serialize
 STREAM = "reports"
 HISTORY_STREAM = "history"
 HISTORY_COLUMNS = ("history_id", "history_date", "history_change_reason", "history_type", "history_user")
+# Shown after a history row's columns (service/history/actions.py): who
+# changed history_change_reason, when, and from what. Not a column of
+# report_history (sql/history.sql joins it in), so a row just written has none.
+REASON_LOG = "history_change_reason_log"
 ACTION_OF_TYPE = {"+": events.CREATE, "~": events.UPDATE, "-": events.DELETE}
 
 
 def report_of(history_row: Row) -> Row:
     """The report as it was recorded in one history row."""
-    return {k: v for k, v in history_row.items() if k not in HISTORY_COLUMNS}
+    return {k: v for k, v in history_row.items() if k not in HISTORY_COLUMNS and k != REASON_LOG}
 
 
 def emit_history_rows(tx: Tx, rows: Iterable[Row], ctx: Context) -> None:
@@ -36,4 +40,4 @@ def emit_history_rows(tx: Tx, rows: Iterable[Row], ctx: Context) -> None:
             tx.emit(Event.deleted(STREAM, report["id"], patient=report["patient"]))
         else:
             tx.emit(Event.of(STREAM, action, serialize(report, ctx.settings.tz)))
-        tx.emit(Event.of(HISTORY_STREAM, events.CREATE, row, pk_key="history_id"))
+        tx.emit(Event.of(HISTORY_STREAM, events.CREATE, {**row, REASON_LOG: []}, pk_key="history_id"))

@@ -13,6 +13,7 @@ APP_TABLES = {
     "patients",
     "reports",
     "report_history",
+    "report_history_reasons",
     "events",
     "event_horizon",
     "notifications",
@@ -104,3 +105,46 @@ def test_history_is_append_only_in_the_database(sql) -> None:
     sql("UPDATE report_history SET history_change_reason = 'checked'")
     with pytest.raises(psycopg2.Error, match="append-only"):
         sql("UPDATE report_history SET pulse = 10")
+
+
+def test_reason_changes_are_logged_and_the_log_is_append_only(sql) -> None:
+    """report_history_reasons (0006): the database logs every change of a
+    reason, by whoever makes it, and refuses to rewrite or drop an entry."""
+    ((patient_id,),) = sql(
+        "INSERT INTO patients (first_name, last_name, admission_date) VALUES ('A', 'B', now()) RETURNING id"
+    )
+    ((history_id,),) = sql(
+        "WITH r AS (INSERT INTO reports (patient, time, monitoring_interval) VALUES (%s, now(), 4) RETURNING *) "
+        "SELECT h.history_id FROM r, LATERAL record_report_history(r, '+', NULL, NULL) h",
+        (patient_id,),
+    )
+    ((user_id,),) = sql("INSERT INTO users (username, password, email) VALUES ('u', 'x', 'u@x') RETURNING id")
+
+    def log() -> list[tuple[object, ...]]:
+        return sql(
+            "SELECT changed_by, previous FROM report_history_reasons WHERE history_id = %s ORDER BY id", (history_id,)
+        )
+
+    sql("UPDATE report_history SET history_change_reason = 'first'")  # outside the service: no actor
+    sql("UPDATE report_history SET history_change_reason = 'first'")  # the same value: not a change
+    sql(
+        "BEGIN; SELECT set_config('dengue_ward.actor', %s, true); "
+        "UPDATE report_history SET history_change_reason = 'second'; COMMIT",
+        (str(user_id),),
+    )
+    sql("UPDATE report_history SET pulse = pulse")  # touches no reason: nothing logged
+    assert log() == [(None, None), (user_id, "first")]
+
+    for statement in (
+        "UPDATE report_history_reasons SET previous = 'rewritten'",
+        "UPDATE report_history_reasons SET changed_by = NULL",
+        "UPDATE report_history_reasons SET changed_at = now() - interval '1 day'",
+        "DELETE FROM report_history_reasons",
+    ):
+        with pytest.raises(psycopg2.errors.IntegrityConstraintViolation, match="report_history_reasons is append-only"):
+            sql(statement)
+    assert log() == [(None, None), (user_id, "first")]
+
+    # The entries go only with their history row (a superuser's delete).
+    sql("DELETE FROM report_history WHERE history_id = %s", (history_id,))
+    assert log() == []

@@ -1,8 +1,11 @@
 """/api/history/: the audit trail of reports (django-simple-history's rows),
-its only edit (the change reason), superuser deletes and restore."""
+its only edit (the change reason, by the row's author or staff, logged),
+superuser deletes and restore."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from ..helpers import REPORT_FIELDS, create_patient, create_report, moment
 
 HISTORY_FIELDS = ["history_id", "history_date", "history_change_reason", "history_type", "history_user"]
+LOG = "history_change_reason_log"  # after the report's fields
 FORBIDDEN = {"detail": "You do not have permission to perform this action."}
 
 
@@ -37,7 +41,8 @@ async def test_every_write_leaves_one_row_by_its_author(client, alice, make_user
     after_patch = await patched.json()
     rows = await history(client, alice)
     assert summary(rows) == [("~", report["id"], bob.id), ("+", report["id"], alice.id)]
-    assert list(rows[0]) == HISTORY_FIELDS + REPORT_FIELDS
+    assert list(rows[0]) == HISTORY_FIELDS + REPORT_FIELDS + [LOG]
+    assert rows[0][LOG] == rows[1][LOG] == []
     assert report_part(rows[0]) == report_part(after_patch)  # the values after the change
     assert report_part(rows[1]) == report_part(report)
     assert rows[0]["fever"] == "38.50" and rows[0]["history_change_reason"] is None
@@ -133,24 +138,159 @@ async def test_edit_changes_only_the_reason(client, alice, method) -> None:
             "history_user": 999,
             "id": 999,
             "history_date": "2000-01-01T00:00:00Z",
+            LOG: [],
         },
     )
     assert resp.status == 200
-    assert await resp.json() == {**row, "history_change_reason": "checked by the night nurse"}
+    annotated = await resp.json()
+    assert len(annotated[LOG]) == 1
+    assert annotated == {**row, "history_change_reason": "checked by the night nurse", LOG: annotated[LOG]}
     ignored = await client.request(method, url, json={"pulse": 2}, headers=alice.headers)
-    assert (ignored.status, await ignored.json()) == (
-        200,
-        {**row, "history_change_reason": "checked by the night nurse"},
-    )
+    assert (ignored.status, await ignored.json()) == (200, annotated)
     cleared = await client.request(method, url, json={"history_change_reason": None}, headers=alice.headers)
-    assert await cleared.json() == row
+    cleared_row = await cleared.json()
+    assert {**cleared_row, LOG: []} == row
+    assert [entry["previous"] for entry in cleared_row[LOG]] == [None, "checked by the night nurse"]
     too_long = await client.request(method, url, json={"history_change_reason": "x" * 101}, headers=alice.headers)
     assert (too_long.status, await too_long.json()) == (
         400,
         {"history_change_reason": ["Ensure this field has no more than 100 characters."]},
     )
-    assert await history(client, alice) == [row]
+    assert await history(client, alice) == [cleared_row]
     assert (await client.get(f"/api/reports/{row['id']}/", headers=alice.headers)).status == 200
+
+
+async def test_every_change_of_the_reason_is_logged_oldest_first(client, alice, sql) -> None:
+    patient = await create_patient(client, alice)
+    await create_report(client, alice, patient["id"])
+    (row,) = await history(client, alice)
+    assert row[LOG] == []
+    url = f"/api/history/{row['history_id']}/"
+
+    before = dt.datetime.now(dt.UTC)
+    first = await client.patch(url, json={"history_change_reason": "admission round"}, headers=alice.headers)
+    after = dt.datetime.now(dt.UTC)
+    assert first.status == 200
+    (entry,) = (await first.json())[LOG]
+    assert list(entry) == ["changed_by", "changed_at", "previous"]
+    assert (entry["changed_by"], entry["previous"]) == (alice.id, None)
+    assert entry["changed_at"].endswith("Z") and before <= moment(entry["changed_at"]) <= after
+
+    second = await client.put(url, json={"history_change_reason": "night round"}, headers=alice.headers)
+    body = await second.json()
+    assert body["history_change_reason"] == "night round"
+    assert body[LOG][0] == entry  # appended, the first entry as it was
+    assert [(e["changed_by"], e["previous"]) for e in body[LOG]] == [(alice.id, None), (alice.id, "admission round")]
+    assert moment(body[LOG][1]["changed_at"]) >= moment(entry["changed_at"])
+
+    # The list (plain and paginated) and retrieve show the same log.
+    assert (await history(client, alice)) == [body]
+    paged = await (await client.get("/api/history/?limit=10", headers=alice.headers)).json()
+    assert paged["results"] == [body]
+    assert await (await client.get(url, headers=alice.headers)).json() == body
+
+    # The same value again, or no reason at all in the body: nothing changes,
+    # nothing is logged.
+    for payload in ({"history_change_reason": "night round"}, {"pulse": 1}, {}):
+        same = await client.patch(url, json=payload, headers=alice.headers)
+        assert (same.status, await same.json()) == (200, body)
+    assert sql("SELECT count(*) FROM report_history_reasons") == [(2,)]
+
+
+async def test_concurrent_changes_log_an_unbroken_chain(client, alice) -> None:
+    """Each entry's "previous" is the value the change before it set: none lost."""
+    patient = await create_patient(client, alice)
+    await create_report(client, alice, patient["id"])
+    (row,) = await history(client, alice)
+    url = f"/api/history/{row['history_id']}/"
+    reasons = [f"reason {i}" for i in range(6)]
+    replies = await asyncio.gather(
+        *(client.patch(url, json={"history_change_reason": r}, headers=alice.headers) for r in reasons)
+    )
+    assert [r.status for r in replies] == [200] * len(reasons)
+    (final,) = await history(client, alice)
+    previous = [e["previous"] for e in final[LOG]]
+    assert previous[0] is None and len(previous) == len(reasons)
+    assert sorted([*previous[1:], final["history_change_reason"]]) == reasons
+
+
+async def test_each_row_of_a_list_carries_its_own_log(client, alice) -> None:
+    patient = await create_patient(client, alice)
+    report = await create_report(client, alice, patient["id"])
+    for pulse in (80, 70, 60):
+        await client.patch(f"/api/reports/{report['id']}/", json={"pulse": pulse}, headers=alice.headers)
+    rows = await history(client, alice)
+    assert [r["history_id"] for r in rows] == [4, 3, 2, 1]
+    for history_id, reasons in ((3, ["a", "b"]), (1, ["c"])):
+        for reason in reasons:
+            resp = await client.patch(
+                f"/api/history/{history_id}/", json={"history_change_reason": reason}, headers=alice.headers
+            )
+            assert resp.status == 200
+    expected = {4: [], 3: [None, "a"], 2: [], 1: [None]}
+
+    def previous(rows: list[dict[str, Any]]) -> dict[int, list[Any]]:
+        return {r["history_id"]: [e["previous"] for e in r[LOG]] for r in rows}
+
+    assert previous(await history(client, alice)) == expected
+    assert previous(await history(client, alice, f"?report={report['id']}")) == expected
+    for offset in range(4):
+        page = await (await client.get(f"/api/history/?limit=1&offset={offset}", headers=alice.headers)).json()
+        (row,) = page["results"]
+        assert previous([row]) == {4 - offset: expected[4 - offset]}
+        one = await (await client.get(f"/api/history/{row['history_id']}/", headers=alice.headers)).json()
+        assert one == row
+
+
+async def test_only_the_author_or_staff_change_the_reason(client, alice, admin, make_user, sql) -> None:
+    bob = make_user("bob")
+    nurse_lead = make_user("lead")
+    sql("UPDATE users SET is_staff = true WHERE id = %s", (nurse_lead.id,))  # staff, not superuser
+    patient = await create_patient(client, alice)
+    await create_report(client, alice, patient["id"])
+    (row,) = await history(client, alice)
+    url = f"/api/history/{row['history_id']}/"
+
+    # Permission is checked before the body is looked at (DRF's order).
+    for body in ({"history_change_reason": "not mine"}, {"history_change_reason": "x" * 101}, {"pulse": 1}):
+        for method in ("PATCH", "PUT"):
+            refused = await client.request(method, url, json=body, headers=bob.headers)
+            assert (refused.status, await refused.json()) == (403, FORBIDDEN)
+    assert await history(client, alice) == [row]
+    assert sql("SELECT count(*) FROM report_history_reasons") == [(0,)]
+    missing = await client.patch("/api/history/999/", json={"history_change_reason": "x"}, headers=bob.headers)
+    assert missing.status == 404
+
+    by_staff = await client.patch(url, json={"history_change_reason": "by the lead"}, headers=nurse_lead.headers)
+    assert by_staff.status == 200
+    by_superuser = await client.patch(url, json={"history_change_reason": "by admin"}, headers=admin.headers)
+    assert by_superuser.status == 200
+    logged = (await by_superuser.json())[LOG]
+    assert [(e["changed_by"], e["previous"]) for e in logged] == [(nurse_lead.id, None), (admin.id, "by the lead")]
+
+    # A row without an author (history_user NULL) is for staff only.
+    sql(
+        "INSERT INTO report_history SELECT nextval('report_history_history_id_seq'), now(), NULL, '~', NULL, r.* "
+        "FROM reports r"
+    )
+    orphan = (await history(client, alice))[0]
+    assert orphan["history_user"] is None
+    orphan_url = f"/api/history/{orphan['history_id']}/"
+    assert (await client.patch(orphan_url, json={"history_change_reason": "x"}, headers=alice.headers)).status == 403
+    assert (
+        await client.patch(orphan_url, json={"history_change_reason": "x"}, headers=nurse_lead.headers)
+    ).status == 200
+
+
+async def test_a_superuser_delete_takes_the_log_with_the_row(client, alice, admin, sql) -> None:
+    patient = await create_patient(client, alice)
+    await create_report(client, alice, patient["id"])
+    (row,) = await history(client, alice)
+    url = f"/api/history/{row['history_id']}/"
+    await client.patch(url, json={"history_change_reason": "checked"}, headers=alice.headers)
+    assert sql("SELECT count(*) FROM report_history_reasons") == [(1,)]
+    assert (await client.delete(url, headers=admin.headers)).status == 204
+    assert sql("SELECT count(*) FROM report_history_reasons") == [(0,)]
 
 
 async def test_edit_of_an_unknown_row_is_404_before_validation(client, alice) -> None:

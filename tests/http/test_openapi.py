@@ -378,6 +378,9 @@ async def test_every_operation_matches_the_document(client, alice, admin, make_u
     await api.call("put", h, 200, url, headers=A, json={"history_change_reason": None, "pulse": 1})
     await api.call("patch", h, 400, url, headers=A, json={"history_change_reason": "x" * 101})
     await api.call("put", h, 400, url, headers=A, json={"history_change_reason": ["a list"]})
+    other = make_user("erin").headers  # neither the row's author nor staff
+    await api.call("patch", h, 403, url, headers=other, json={"history_change_reason": "not mine"})
+    await api.call("put", h, 403, url, headers=other, json={"history_change_reason": "not mine"})
     restore = "/api/history/{history_id}/restore/"
     await api.call("post", restore, 200, fill(restore, {"history": first["history_id"]}), headers=A)
     await api.call("post", restore, 201, fill(restore, {"history": row(kept["id"], "+")["history_id"]}), headers=A)

@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
-from ..helpers import PATIENT, create_patient, next_frame, report_body, request
+from ..helpers import PATIENT, broadcast, create_patient, next_frame, report_body, request
+
+LOG = "history_change_reason_log"
+FORBIDDEN = ["You do not have permission to perform this action."]
 
 
 async def connect(client: Any, account: Any, **params: Any) -> Any:
@@ -187,6 +190,7 @@ async def test_history_over_the_socket_is_as_restricted_as_rest(client, alice, a
         ws, "history", {"action": "patch", "pk": hid, "data": {"history_change_reason": "checked", "pulse": 1}}
     )
     assert edited["data"]["history_change_reason"] == "checked" and edited["data"]["pulse"] == 90
+    assert [(e["changed_by"], e["previous"]) for e in edited["data"][LOG]] == [(alice.id, None)]
     forbidden = await request(ws, "history", {"action": "delete", "pk": hid})
     assert forbidden["response_status"] == 403
     assert forbidden["errors"] == ["You do not have permission to perform this action."]
@@ -195,6 +199,55 @@ async def test_history_over_the_socket_is_as_restricted_as_rest(client, alice, a
     assert allowed["response_status"] == 204
     await ws.close()
     await ws_admin.close()
+
+
+async def test_reason_edits_over_the_socket_are_checked_logged_and_broadcast(client, alice, admin, make_user) -> None:
+    bob = make_user("bob")
+    patient = await create_patient(client, alice)
+    ws, watcher = await connect(client, alice), await connect(client, bob)
+    report = (await request(ws, "reports", {"action": "create", "data": report_body(patient["id"])}))["data"]
+    created = (await next_frame(watcher, broadcast("history", "create", id=report["id"])))["payload"]["data"]
+    assert created[LOG] == [] and list(created)[-2:] == [LOG, "pk"]
+    hid = created["history_id"]
+
+    for action in ("patch", "update"):
+        refused = await request(
+            watcher, "history", {"action": action, "pk": hid, "data": {"history_change_reason": "x"}}
+        )
+        assert (refused["response_status"], refused["errors"], refused["data"]) == (403, FORBIDDEN, None)
+
+    for action, reason in (("patch", "checked"), ("update", "rechecked")):
+        edited = await request(ws, "history", {"action": action, "pk": hid, "data": {"history_change_reason": reason}})
+        assert edited["response_status"] == 200 and edited["data"]["history_change_reason"] == reason
+        event = await next_frame(watcher, broadcast("history", "update", history_id=hid))
+        assert event["payload"]["data"] == {**edited["data"], "pk": hid}  # the new row, log included
+    log = edited["data"][LOG]
+    assert [(e["changed_by"], e["previous"]) for e in log] == [(alice.id, None), (alice.id, "checked")]
+    assert all(e["changed_at"].endswith("Z") for e in log)
+
+    listed = await request(watcher, "history", {"action": "list", "report": report["id"]})
+    assert listed["data"] == [edited["data"]]
+    got = await request(watcher, "history", {"action": "retrieve", "pk": hid})
+    assert got["data"] == edited["data"]
+
+    # The same value again answers the row as it is: no entry, no broadcast
+    # (the next update the watcher sees is the admin's).
+    same = await request(ws, "history", {"action": "patch", "pk": hid, "data": {"history_change_reason": "rechecked"}})
+    assert (same["response_status"], same["data"]) == (200, edited["data"])
+    ws_admin = await connect(client, admin)
+    by_admin = await request(
+        ws_admin, "history", {"action": "patch", "pk": hid, "data": {"history_change_reason": None}}
+    )
+    assert by_admin["response_status"] == 200
+    event = await next_frame(watcher, broadcast("history", "update"))
+    assert event["payload"]["data"]["history_change_reason"] is None
+    assert [(e["changed_by"], e["previous"]) for e in event["payload"]["data"][LOG]] == [
+        (alice.id, None),
+        (alice.id, "checked"),
+        (admin.id, "rechecked"),
+    ]
+    for socket in (ws, watcher, ws_admin):
+        await socket.close()
 
 
 async def test_restore_over_the_socket(client, alice) -> None:

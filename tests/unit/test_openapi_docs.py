@@ -42,8 +42,8 @@ def test_a_filter_is_a_list_parameter_with_its_description() -> None:
     assert "`patients`: `admitted`" in doc["info"]["description"]  # the socket's list takes it too
 
 
-def test_superusers_only_operations_answer_403() -> None:
-    doc = openapi.build_document((with_docs(patients.RESOURCE, superusers_only=("create", "update")),))
+def test_restricted_operations_answer_403() -> None:
+    doc = openapi.build_document((with_docs(patients.RESOURCE, restricted={"create": "superusers only", "update": "superusers only"}),))
     collection, detail = doc["paths"]["/api/patients/"], doc["paths"]["/api/patients/{id}/"]
     for op in (collection["post"], detail["put"], detail["patch"]):
         assert "403" in op["responses"] and op["summary"].endswith(" (superusers only)")
@@ -61,9 +61,9 @@ def test_the_doc_of_an_action_the_resource_lacks_is_refused() -> None:
         openapi.build_document((replace(notifications.RESOURCE, detail_actions={}),))
 
 
-def test_superusers_only_names_an_operation_of_the_resource() -> None:
+def test_restricted_names_an_operation_of_the_resource() -> None:
     with pytest.raises(LookupError, match="'delete'"):  # notifications cannot be deleted
-        openapi.build_document((with_docs(notifications.RESOURCE, superusers_only=("delete",)),))
+        openapi.build_document((with_docs(notifications.RESOURCE, restricted={"delete": "superusers only"}),))
 
 
 def test_a_property_is_described_once() -> None:
