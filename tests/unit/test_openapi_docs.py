@@ -43,7 +43,9 @@ def test_a_filter_is_a_list_parameter_with_its_description() -> None:
 
 
 def test_restricted_operations_answer_403() -> None:
-    doc = openapi.build_document((with_docs(patients.RESOURCE, restricted={"create": "superusers only", "update": "superusers only"}),))
+    doc = openapi.build_document(
+        (with_docs(patients.RESOURCE, restricted={"create": "superusers only", "update": "superusers only"}),)
+    )
     collection, detail = doc["paths"]["/api/patients/"], doc["paths"]["/api/patients/{id}/"]
     for op in (collection["post"], detail["put"], detail["patch"]):
         assert "403" in op["responses"] and op["summary"].endswith(" (superusers only)")
