@@ -12,6 +12,7 @@ PostgreSQL, with stand-ins for gunicorn and watchfiles.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -34,6 +35,8 @@ PROD_START = COMPOSE / "production" / "service" / "start"
 SITECUSTOMIZE = COMPOSE / "production" / "service" / "sitecustomize.py"
 MAINTENANCE = COMPOSE / "production" / "postgres" / "maintenance"
 NGINX_CONF = COMPOSE / "production" / "nginx" / "default.conf"
+NGINX_MAIN = COMPOSE / "production" / "nginx" / "nginx.conf"
+LOGIN_LOCATION = "location ~ ^/rest-auth/login/?$"
 TEMPLATE = ROOT / ".envs" / ".production.template"
 AVAILABLE = "PostgreSQL is available"
 
@@ -229,7 +232,8 @@ def test_nginx_and_postgres_images() -> None:
     nginx = dockerfile_lines(COMPOSE / "production" / "nginx" / "Dockerfile")
     assert nginx[0].startswith("FROM docker.io/nginx:")
     assert {dest: src for src, dest in copies(COMPOSE / "production" / "nginx" / "Dockerfile")} == {
-        "/etc/nginx/conf.d/default.conf": ["./compose/production/nginx/default.conf"]
+        "/etc/nginx/nginx.conf": ["./compose/production/nginx/nginx.conf"],
+        "/etc/nginx/conf.d/default.conf": ["./compose/production/nginx/default.conf"],
     }
     postgres = COMPOSE / "production" / "postgres" / "Dockerfile"
     assert dockerfile_lines(postgres)[0] == "FROM docker.io/postgres:15-bookworm"
@@ -434,6 +438,99 @@ def test_production_ports_and_proxy(production: dict[str, Any]) -> None:
     rest = [body for body in rest if "$connection_upgrade" not in body]
     assert len(rest) == 1 and "proxy_pass $dengue_service;" in rest[0]
     assert re.search(r"proxy_set_header Host\s+\$http_host;", rest[0])
+
+
+def nginx_text(path: Path) -> str:
+    """The configuration without comments (none of ours has '#' inside a value)."""
+    return re.sub(r"#[^\n]*", "", path.read_text())
+
+
+def nginx_values(text: str, directive: str) -> list[str]:
+    """The arguments of every ``directive ...;`` (quoted strings joined as written)."""
+    return [m[1].strip() for m in re.finditer(rf"(?:^|[;{{}}\s]){directive}\s+([^;]*);", text)]
+
+
+def test_nginx_main_config_includes_the_site() -> None:
+    main = nginx_text(NGINX_MAIN)
+    assert nginx_values(main, "user") == ["nginx"]  # workers as the image's unprivileged user
+    (http,) = nginx_blocks(main, "http")
+    assert "include /etc/nginx/conf.d/*.conf;" in http
+    assert "include       /etc/nginx/mime.types;" in http
+
+
+def test_nginx_sized_for_20000_websockets_per_worker(production: dict[str, Any]) -> None:
+    main = nginx_text(NGINX_MAIN)
+    (events,) = nginx_blocks(main, "events")
+    (connections,) = nginx_values(events, "worker_connections")
+    (rlimit,) = nginx_values(main, "worker_rlimit_nofile")
+    # a proxied socket is two connections (client and upstream), each a file
+    assert int(connections) >= 2 * 20_000 and int(connections) >= 40_000
+    assert int(rlimit) >= 2 * int(connections)
+    # without a container limit at least as high, the workers' setrlimit fails
+    nofile = production["services"]["nginx"]["ulimits"]["nofile"]
+    assert nofile["soft"] >= int(rlimit) and nofile["hard"] >= int(rlimit)
+    # the service holds the other end of every socket
+    service = production["services"]["service"]["ulimits"]["nofile"]
+    assert service["soft"] >= 2 * 20_000 and service["hard"] >= service["soft"]
+
+
+def test_nginx_hides_its_version() -> None:
+    (http,) = nginx_blocks(nginx_text(NGINX_MAIN), "http")
+    assert nginx_values(http, "server_tokens") == ["off"]
+    assert "server_tokens" not in nginx_text(NGINX_CONF)  # not turned back on per site
+
+
+def test_nginx_access_log_never_holds_a_query_string() -> None:
+    """GET /ws/?token=<API key>: the log format has the path, never the arguments."""
+    forbidden = re.compile(r"\$(request|request_uri|args|query_string|is_args|http_referer)\b|\$arg_")
+    texts = {path.name: nginx_text(path) for path in (NGINX_MAIN, NGINX_CONF)}
+    formats = {}
+    for text in texts.values():
+        for value in nginx_values(text, "log_format"):
+            name, _, fmt = value.partition(" ")
+            formats[name] = fmt
+            assert not forbidden.search(fmt), f"log_format {name} writes a query string: {fmt}"
+            assert "$uri" in fmt
+    assert formats, "no log_format: nginx would use `combined`, which has $request"
+    access_logs = [value for text in texts.values() for value in nginx_values(text, "access_log")]
+    assert access_logs, "no access_log: nginx would log `combined` to its default file"
+    for value in access_logs:
+        words = value.split()
+        assert words == ["off"] or (len(words) >= 2 and words[1] in formats), f"access_log {value}: no safe format"
+    (http,) = nginx_blocks(texts["nginx.conf"], "http")
+    assert nginx_values(http, "access_log") == ["/var/log/nginx/access.log  dengue"]
+    # error messages end with the request line: none below critical for /ws/
+    (ws,) = nginx_blocks(nginx_blocks(texts["default.conf"], "server")[1], "location /ws/")
+    assert nginx_values(ws, "error_log") == ["/var/log/nginx/error.log crit"]
+
+
+def test_nginx_limits_login_attempts() -> None:
+    conf = nginx_text(NGINX_CONF)
+    outside_servers = conf
+    for body in nginx_blocks(conf, "server"):
+        outside_servers = outside_servers.replace(body, "")
+    (zone,) = nginx_values(outside_servers, "limit_req_zone")  # http context
+    assert zone == "$binary_remote_addr zone=login:10m rate=10r/m"
+    _, https = nginx_blocks(conf, "server")
+    (login,) = nginx_blocks(https, LOGIN_LOCATION)
+    assert nginx_values(login, "limit_req") == ["zone=login burst=20 nodelay"]
+    assert nginx_values(login, "limit_req_status") == ["429"]
+    assert nginx_values(login, "error_page") == ["429 = @login_throttled"]
+    assert "proxy_pass $dengue_service;" in login
+    assert re.search(r"proxy_set_header Host\s+\$http_host;", login)
+    assert re.search(r"proxy_set_header X-Forwarded-For\s+\$proxy_add_x_forwarded_for;", login)
+    (throttled,) = nginx_blocks(https, "location @login_throttled")
+    (answer,) = nginx_values(throttled, "return")
+    status, _, body = answer.partition(" ")
+    assert status == "429" and json.loads(body.strip("'")) == {"detail": "Request was throttled."}
+    # the location matches both spellings the service answers, and nothing else
+    pattern = re.compile(LOGIN_LOCATION.split()[2])
+    for path in ("/rest-auth/login/", "/rest-auth/login"):
+        assert pattern.search(path), path
+    for path in ("/rest-auth/logout/", "/rest-auth/user/", "/rest-auth/login/x", "/api/rest-auth/login/x"):
+        assert not pattern.search(path), path
+    routes = (ROOT / "service" / "auth" / "http.py").read_text()
+    assert 'f"/rest-auth/{path}/"' in routes and 'f"/rest-auth/{path}"' in routes
 
 
 def test_certificates_come_from_a_git_ignored_mount(production: dict[str, Any]) -> None:
