@@ -344,6 +344,13 @@ def test_production_runs_gunicorn_with_json_logs(production: dict[str, Any]) -> 
     assert production["services"]["service"]["restart"] == "unless-stopped"
 
 
+@pytest.mark.parametrize("name", ["local.yml", "production.yml"])
+def test_the_reminder_worker_is_restarted_when_it_exits(name: str) -> None:
+    """Nothing else fires reminders: a worker that crashed must come back."""
+    services = load(name)["services"]
+    assert services["worker"]["restart"] in ("unless-stopped", "always")
+
+
 def test_stop_grace_period_exceeds_gunicorn_graceful_timeout(production: dict[str, Any]) -> None:
     graceful = int(env_file(TEMPLATE / ".service").get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
     default = re.search(r'"GUNICORN_GRACEFUL_TIMEOUT", "(\d+)"', (ROOT / "service" / "gunicorn_conf.py").read_text())
