@@ -27,6 +27,7 @@ import yaml
 from psycopg2.extensions import parse_dsn
 
 from ..conftest import ADMIN_URL, ROOT
+from .conftest import Roles
 
 COMPOSE = ROOT / "compose"
 LOCAL_START = COMPOSE / "local" / "service" / "start"
@@ -58,7 +59,16 @@ GUNICORN_KEYS = {
     "GUNICORN_GRACEFUL_TIMEOUT",
     "GUNICORN_KEEPALIVE",
 }
-POSTGRES_KEYS = {"POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"}
+POSTGRES_KEYS = {
+    "POSTGRES_HOST",
+    "POSTGRES_PORT",
+    "POSTGRES_DB",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_APP_USER",
+    "POSTGRES_APP_PASSWORD",
+}
+APP_ROLE_SQL = COMPOSE / "production" / "postgres" / "app-role.sql"
 
 
 # --- reading the files --------------------------------------------------------
@@ -237,7 +247,10 @@ def test_nginx_and_postgres_images() -> None:
     }
     postgres = COMPOSE / "production" / "postgres" / "Dockerfile"
     assert dockerfile_lines(postgres)[0] == "FROM docker.io/postgres:15-bookworm"
-    assert copies(postgres) == [(["./compose/production/postgres/maintenance"], "/usr/local/bin/maintenance")]
+    assert copies(postgres) == [
+        (["./compose/production/postgres/app-role.sql"], "/docker-entrypoint-initdb.d/app-role.sql"),
+        (["./compose/production/postgres/maintenance"], "/usr/local/bin/maintenance"),
+    ]
     run = " ".join(dockerfile_lines(postgres))
     for script in ("backup", "backups", "restore"):
         assert f"/usr/local/bin/maintenance/{script}" in run
@@ -294,7 +307,9 @@ def test_template_has_every_key_production_needs() -> None:
     assert set(postgres) == POSTGRES_KEYS
     assert postgres["POSTGRES_HOST"] == "postgres" and postgres["POSTGRES_PORT"] == "5432"
     assert postgres["POSTGRES_USER"] != "postgres"  # the maintenance scripts refuse it
+    assert postgres["POSTGRES_APP_USER"] not in ("", "postgres", postgres["POSTGRES_USER"])
     assert "CHANGE_ME" in postgres["POSTGRES_PASSWORD"]  # the entrypoint refuses it
+    assert "CHANGE_ME" in postgres["POSTGRES_APP_PASSWORD"]
     assert service["REDIS_URL"] == "redis://redis:6379/0"
     assert service["LOG_FORMAT"] == "json"
     assert set(service) >= GUNICORN_KEYS
@@ -307,7 +322,10 @@ def test_local_env_files() -> None:
     service = env_file(ROOT / ".envs" / ".local" / ".service")
     assert set(postgres) == POSTGRES_KEYS
     assert postgres["POSTGRES_USER"] != "postgres"
+    assert postgres["POSTGRES_APP_USER"] not in ("", "postgres", postgres["POSTGRES_USER"])
+    assert postgres["POSTGRES_APP_PASSWORD"]
     assert service["REDIS_URL"] == "redis://redis:6379/0"
+    # the tests in the container create databases: as the owner, not the app role
     admin = parse_dsn(service["TEST_ADMIN_DATABASE_URL"])
     assert (admin["user"], admin["password"], admin["host"], admin["port"]) == (
         postgres["POSTGRES_USER"],
@@ -335,7 +353,7 @@ def test_env_files_only_hold_known_variables(path: Path) -> None:
 
 def test_production_runs_gunicorn_with_json_logs(production: dict[str, Any]) -> None:
     script = PROD_START.read_text()
-    assert re.search(r"^yoyo apply$", script, re.MULTILINE)
+    assert re.search(r'^DATABASE_URL="\$\{MIGRATIONS_DATABASE_URL:\?[^}]*\}" yoyo apply$', script, re.MULTILINE)
     assert script.rstrip().splitlines()[-1] == "exec gunicorn -c python:service.gunicorn_conf service.app:gunicorn_app"
     assert script.index("yoyo apply") < script.index("exec gunicorn")
     assert (ROOT / "service" / "gunicorn_conf.py").is_file()
@@ -617,7 +635,9 @@ def test_local_start_waits_like_the_entrypoint() -> None:
     assert LOCAL_START.read_text().index(AVAILABLE) < LOCAL_START.read_text().index("yoyo apply")
 
 
-# --- DATABASE_URL from POSTGRES_* -----------------------------------------------
+# --- DATABASE_URL and MIGRATIONS_DATABASE_URL from POSTGRES_* ---------------------
+
+URL_VARIABLES = ("DATABASE_URL", "MIGRATIONS_DATABASE_URL")
 
 
 @pytest.fixture(scope="module")
@@ -625,24 +645,27 @@ def sitecustomize() -> Any:
     spec = importlib.util.spec_from_file_location("dengue_sitecustomize", SITECUSTOMIZE)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    saved = os.environ.get("DATABASE_URL")
+    saved = {name: os.environ.get(name) for name in URL_VARIABLES}
     spec.loader.exec_module(module)  # applies itself to os.environ: put it back as it was
-    if saved is None:
-        os.environ.pop("DATABASE_URL", None)
-    else:
-        os.environ["DATABASE_URL"] = saved
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     return module
 
 
-def test_database_url_is_percent_encoded(sitecustomize: Any) -> None:
+def test_database_urls_are_percent_encoded(sitecustomize: Any) -> None:
     env = {
         "POSTGRES_HOST": "postgres",
         "POSTGRES_PORT": "5432",
         "POSTGRES_DB": "dengue",
         "POSTGRES_USER": "ward",
         "POSTGRES_PASSWORD": "p@ss/w:rd %?#",
+        "POSTGRES_APP_USER": "ward app",
+        "POSTGRES_APP_PASSWORD": "a:b@c",
     }
-    url = sitecustomize.database_url(env)
+    url = sitecustomize.migrations_database_url(env)
     assert url == "postgresql://ward:p%40ss%2Fw%3Ard%20%25%3F%23@postgres:5432/dengue"
     assert parse_dsn(url) == {
         "user": "ward",
@@ -651,40 +674,106 @@ def test_database_url_is_percent_encoded(sitecustomize: Any) -> None:
         "port": "5432",
         "dbname": "dengue",
     }
+    url = sitecustomize.database_url(env)
+    assert url == "postgresql://ward%20app:a%3Ab%40c@postgres:5432/dengue"
+    assert parse_dsn(url)["user"] == "ward app" and parse_dsn(url)["password"] == "a:b@c"
 
 
-def test_database_url_defaults_and_precedence(sitecustomize: Any) -> None:
+def test_database_urls_defaults_and_precedence(sitecustomize: Any) -> None:
     assert sitecustomize.database_url({}) == "postgresql://postgres@postgres:5432/postgres"
+    assert sitecustomize.migrations_database_url({}) == "postgresql://postgres@postgres:5432/postgres"
     env = {"DATABASE_URL": "postgresql://given@db/x", "POSTGRES_USER": "ward"}
     sitecustomize.apply(env)
     assert env["DATABASE_URL"] == "postgresql://given@db/x"
+    assert env["MIGRATIONS_DATABASE_URL"] == "postgresql://ward@postgres:5432/ward"
+    env = {
+        "DATABASE_URL": "postgresql://a@db/x",
+        "MIGRATIONS_DATABASE_URL": "postgresql://o@db/x",
+        "POSTGRES_USER": "w",
+    }
+    sitecustomize.apply(env)
+    assert (env["DATABASE_URL"], env["MIGRATIONS_DATABASE_URL"]) == ("postgresql://a@db/x", "postgresql://o@db/x")
     env = {"PATH": "/bin"}
     sitecustomize.apply(env)
-    assert "DATABASE_URL" not in env  # nothing to build from: the service's own default applies
+    assert not set(URL_VARIABLES) & set(env)  # nothing to build from: the service's own default applies
     sitecustomize.apply(env, force=True)
-    assert env["DATABASE_URL"] == "postgresql://postgres@postgres:5432/postgres"
+    assert env["DATABASE_URL"] == env["MIGRATIONS_DATABASE_URL"] == "postgresql://postgres@postgres:5432/postgres"
+    # one URL given and nothing else: one role, as on the plain host
+    env = {"DATABASE_URL": "postgresql://given@db/x"}
+    sitecustomize.apply(env, force=True)
+    assert env["MIGRATIONS_DATABASE_URL"] == "postgresql://given@db/x"
+    # without an app role both are the owner's (the production entrypoint refuses that)
     env = {"POSTGRES_USER": "ward", "POSTGRES_DB": "dengue", "POSTGRES_HOST": "127.0.0.1"}
     sitecustomize.apply(env)
-    assert env["DATABASE_URL"] == "postgresql://ward@127.0.0.1:5432/dengue"
+    assert env["DATABASE_URL"] == env["MIGRATIONS_DATABASE_URL"] == "postgresql://ward@127.0.0.1:5432/dengue"
+    # the app role on the owner's database (the image's default database is named after the owner)
+    env = {"POSTGRES_USER": "ward", "POSTGRES_APP_USER": "ward_app", "POSTGRES_APP_PASSWORD": "x"}
+    sitecustomize.apply(env)
+    assert env["DATABASE_URL"] == "postgresql://ward_app:x@postgres:5432/ward"
+    assert env["MIGRATIONS_DATABASE_URL"] == "postgresql://ward@postgres:5432/ward"
+
+
+@pytest.mark.parametrize("kind", ["local", "production"])
+def test_the_service_connects_as_the_app_role_and_migrates_as_the_owner(sitecustomize: Any, kind: str) -> None:
+    directory = TEMPLATE if kind == "production" else ROOT / ".envs" / ".local"
+    postgres, service = env_file(directory / ".postgres"), env_file(directory / ".service")
+    assert not set(URL_VARIABLES) & set(service)  # built from .postgres, not written twice
+    env = {**service, **postgres}
+    sitecustomize.apply(env)
+    app, owner = parse_dsn(env["DATABASE_URL"]), parse_dsn(env["MIGRATIONS_DATABASE_URL"])
+    assert (app["user"], app["password"]) == (postgres["POSTGRES_APP_USER"], postgres["POSTGRES_APP_PASSWORD"])
+    assert (owner["user"], owner["password"]) == (postgres["POSTGRES_USER"], postgres["POSTGRES_PASSWORD"])
+    assert app["dbname"] == owner["dbname"] == postgres["POSTGRES_DB"]
+    # both start scripts migrate with the owner's URL and serve with the service's
+    for script in (LOCAL_START, PROD_START):
+        text = script.read_text()
+        (migrate,) = [line for line in text.splitlines() if line.endswith("yoyo apply")]
+        assert migrate.startswith('DATABASE_URL="${MIGRATIONS_DATABASE_URL'), script
+
+
+def test_the_postgres_image_creates_the_app_role() -> None:
+    """app-role.sql runs on the first start (tests/deploy/test_roles.py runs it for real)."""
+    destinations = {dest: src for src, dest in copies(COMPOSE / "production" / "postgres" / "Dockerfile")}
+    assert destinations["/docker-entrypoint-initdb.d/app-role.sql"] == ["./compose/production/postgres/app-role.sql"]
+    sql = APP_ROLE_SQL.read_text()
+    for variable in ("POSTGRES_USER", "POSTGRES_APP_USER", "POSTGRES_APP_PASSWORD"):
+        assert re.search(rf"^\\getenv \w+ {variable}$", sql, re.MULTILINE), variable
+    code = re.sub(r"--[^\n]*", "", sql)
+    grants = re.findall(r"\bGRANT ([A-Z, ]+?) ON ", code)
+    assert set(grants) == {"CONNECT", "USAGE", "SELECT, INSERT, UPDATE, DELETE", "USAGE, SELECT, UPDATE", "EXECUTE"}
+    assert code.count('ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public') == 3
+    # both stacks run the same postgres image, so local.yml has the two roles too
+    for name in ("local.yml", "production.yml"):
+        _, dockerfile = build_of(load(name)["services"]["postgres"])
+        assert dockerfile.resolve() == (COMPOSE / "production" / "postgres" / "Dockerfile").resolve()
 
 
 def test_sitecustomize_hook_reaches_a_plain_python_process() -> None:
-    """What `docker compose exec service yoyo ...` relies on: no entrypoint involved."""
+    """What `docker compose exec service python -m service ...` relies on: no entrypoint involved."""
     env = clean_env(
         POSTGRES_HOST="db.internal",
         POSTGRES_USER="ward",
         POSTGRES_PASSWORD="s3cret",
         POSTGRES_DB="dengue",
+        POSTGRES_APP_USER="ward_app",
+        POSTGRES_APP_PASSWORD="app-s3cret",
         PYTHONPATH=str(SITECUSTOMIZE.parent),
     )
     result = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.environ['DATABASE_URL'])"],
+        [
+            sys.executable,
+            "-c",
+            "import os; print(os.environ['DATABASE_URL']); print(os.environ['MIGRATIONS_DATABASE_URL'])",
+        ],
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
-    assert result.stdout.strip() == "postgresql://ward:s3cret@db.internal:5432/dengue", result.stderr
+    assert result.stdout.splitlines() == [
+        "postgresql://ward_app:app-s3cret@db.internal:5432/dengue",
+        "postgresql://ward:s3cret@db.internal:5432/dengue",
+    ], result.stderr
 
 
 # --- the scripts, run on the host -------------------------------------------------
@@ -695,7 +784,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("PG", "POSTGRES_")) and k not in ("DATABASE_URL", "PYTHONPATH")
+        if not k.startswith(("PG", "POSTGRES_")) and k not in (*URL_VARIABLES, "PYTHONPATH")
     }
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra)
@@ -715,43 +804,51 @@ def admin_postgres_env() -> dict[str, str]:
     return env
 
 
-def test_entrypoint_builds_database_url_waits_and_runs_the_command() -> None:
-    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **admin_postgres_env())
-    result = subprocess.run(
-        [
-            "bash",
-            str(PROD_ENTRYPOINT),
-            "python",
-            "-c",
-            "import os, sys; print(os.environ['DATABASE_URL']); print(sys.argv)",
-            "x",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+def run_entrypoint(env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(PROD_ENTRYPOINT), *command], env=env, capture_output=True, text=True, check=False, timeout=60
     )
+
+
+def test_entrypoint_builds_both_urls_waits_and_runs_the_command(roles: Roles) -> None:
+    assert roles.init().returncode == 0
+    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **roles.postgres_env())
+    code = (
+        "import os, sys; [print(os.environ[v]) for v in ('DATABASE_URL', 'MIGRATIONS_DATABASE_URL')]; print(sys.argv)"
+    )
+    result = run_entrypoint(env, "python", "-c", code, "x")
     assert result.returncode == 0, result.stderr
     assert AVAILABLE in result.stderr.splitlines()
-    url, argv = result.stdout.splitlines()
-    dsn, admin = parse_dsn(url), parse_dsn(ADMIN_URL)
-    assert (dsn["user"], dsn["dbname"]) == (admin.get("user", "postgres"), admin.get("dbname", "postgres"))
+    url, migrations_url, argv = result.stdout.splitlines()
+    assert (url, migrations_url) == (roles.app_url, roles.owner_url)
     assert argv == "['-c', 'x']"
 
 
-def test_entrypoint_keeps_a_given_database_url() -> None:
-    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), DATABASE_URL=ADMIN_URL, POSTGRES_HOST="nowhere.invalid")
-    result = subprocess.run(
-        ["bash", str(PROD_ENTRYPOINT), "printenv", "DATABASE_URL"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+def test_entrypoint_keeps_given_urls() -> None:
+    owner = "postgresql://owner@nowhere.invalid/dengue"
+    env = clean_env(
+        PYTHONPATH=str(SITECUSTOMIZE.parent),
+        DATABASE_URL=ADMIN_URL,
+        MIGRATIONS_DATABASE_URL=owner,
+        POSTGRES_HOST="nowhere.invalid",
     )
+    result = run_entrypoint(env, "printenv", *URL_VARIABLES)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ADMIN_URL
+    assert result.stdout.splitlines() == [ADMIN_URL, owner]
+
+
+def test_entrypoint_refuses_to_run_the_service_as_the_owner(roles: Roles) -> None:
+    assert roles.init().returncode == 0
+    without_app = {k: v for k, v in roles.postgres_env().items() if not k.startswith("POSTGRES_APP_")}
+    for env in (
+        clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **without_app),
+        clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **roles.postgres_env(), DATABASE_URL=roles.owner_url),
+    ):
+        result = run_entrypoint(env, "echo", "ran")
+        assert result.returncode == 1
+        assert "ran" not in result.stdout
+        assert f"DATABASE_URL connects as the database owner ({roles.owner})" in result.stderr
+        assert "POSTGRES_APP_USER" in result.stderr
 
 
 def test_entrypoint_gives_up_when_postgresql_is_unreachable() -> None:
@@ -760,11 +857,10 @@ def test_entrypoint_gives_up_when_postgresql_is_unreachable() -> None:
         POSTGRES_HOST="127.0.0.1",
         POSTGRES_PORT="1",
         POSTGRES_USER="nobody",
+        POSTGRES_APP_USER="nobody_app",
         POSTGRES_WAIT_TIMEOUT="2",
     )
-    result = subprocess.run(
-        ["bash", str(PROD_ENTRYPOINT), "echo", "ran"], env=env, capture_output=True, text=True, check=False, timeout=60
-    )
+    result = run_entrypoint(env, "echo", "ran")
     assert result.returncode != 0
     assert "ran" not in result.stdout
     assert AVAILABLE not in result.stderr.splitlines()
@@ -772,34 +868,31 @@ def test_entrypoint_gives_up_when_postgresql_is_unreachable() -> None:
     assert "PostgreSQL is not available, giving up" in result.stderr
 
 
-def test_entrypoint_refuses_the_template_password() -> None:
-    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **{**admin_postgres_env(), "POSTGRES_PASSWORD": "CHANGE_ME"})
-    result = subprocess.run(
-        ["bash", str(PROD_ENTRYPOINT), "echo", "ran"], env=env, capture_output=True, text=True, check=False, timeout=60
-    )
+@pytest.mark.parametrize("variable", ["POSTGRES_PASSWORD", "POSTGRES_APP_PASSWORD"])
+def test_entrypoint_refuses_the_template_passwords(variable: str) -> None:
+    settings = {**admin_postgres_env(), "POSTGRES_APP_USER": "dengue_app", "POSTGRES_APP_PASSWORD": "x"}
+    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **{**settings, variable: "CHANGE_ME"})
+    result = run_entrypoint(env, "echo", "ran")
     assert result.returncode == 1
     assert "ran" not in result.stdout
     assert "CHANGE_ME" in result.stderr
 
 
 @pytest.fixture
-def scratch_url(scratch_database: Any) -> str:
-    return scratch_database("compose")
-
-
-@pytest.fixture
 def stubs(tmp_path: Path) -> Path:
-    """gunicorn and watchfiles stand-ins that record their arguments."""
+    """gunicorn and watchfiles stand-ins that record their arguments and environment."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name in ("gunicorn", "watchfiles"):
         stub = bin_dir / name
-        stub.write_text(
-            f'#!/bin/sh\nprintf "%s\\n" "$@" > "{tmp_path}/{name}.args"\n'
-            f'printenv DATABASE_URL > "{tmp_path}/{name}.database_url"\n'
-        )
+        stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{tmp_path}/{name}.args"\nenv > "{tmp_path}/{name}.env"\n')
         stub.chmod(0o755)
     return bin_dir
+
+
+def recorded_env(stubs: Path, name: str) -> dict[str, str]:
+    lines = (stubs.parent / f"{name}.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
 def applied_migrations(url: str) -> set[str]:
@@ -812,39 +905,70 @@ def applied_migrations(url: str) -> set[str]:
         conn.close()
 
 
+def table_owners(url: str) -> set[str]:
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'")
+            return {row[0] for row in cur.fetchall()}
+    finally:
+        conn.close()
+
+
 def expected_migrations() -> set[str]:
     return {p.stem for p in (ROOT / "migrations").glob("*.sql") if not p.stem.endswith(".rollback")}
 
 
-def test_production_start_applies_migrations_then_runs_gunicorn(scratch_url: str, stubs: Path) -> None:
-    env = clean_env(DATABASE_URL=scratch_url)
+def test_production_entrypoint_and_start_migrate_as_the_owner_and_serve_as_the_app_role(
+    roles: Roles, stubs: Path
+) -> None:
+    """The service container's path: /entrypoint /start, from the .postgres settings alone."""
+    assert roles.init().returncode == 0  # what the postgres image did on its first start
+    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **roles.postgres_env())
+    env["PATH"] = f"{stubs}{os.pathsep}{env['PATH']}"
+    result = subprocess.run(
+        ["bash", str(PROD_ENTRYPOINT), "bash", str(PROD_START)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert applied_migrations(roles.app_url) == expected_migrations()
+    assert table_owners(roles.owner_url) == {roles.owner}
+    args = (stubs.parent / "gunicorn.args").read_text().split()
+    assert args == ["-c", "python:service.gunicorn_conf", "service.app:gunicorn_app"]
+    served = recorded_env(stubs, "gunicorn")
+    assert served["DATABASE_URL"] == roles.app_url
+    # the server process does not hold the owner's password
+    assert "MIGRATIONS_DATABASE_URL" not in served and "POSTGRES_PASSWORD" not in served
+    assert roles.owner_password not in "\n".join(served.values())
+
+
+def test_production_start_needs_the_owners_url(roles: Roles, stubs: Path) -> None:
+    env = clean_env(DATABASE_URL=roles.app_url)
     env["PATH"] = f"{stubs}{os.pathsep}{env['PATH']}"
     result = subprocess.run(
         ["bash", str(PROD_START)], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
     )
-    assert result.returncode == 0, result.stderr
-    assert applied_migrations(scratch_url) == expected_migrations()
-    args = (stubs.parent / "gunicorn.args").read_text().split()
-    assert args == ["-c", "python:service.gunicorn_conf", "service.app:gunicorn_app"]
+    assert result.returncode != 0
+    assert "MIGRATIONS_DATABASE_URL is exported by /entrypoint" in result.stderr
+    assert not (stubs.parent / "gunicorn.args").exists()
 
 
-def test_local_start_waits_migrates_and_serves_with_reload(scratch_url: str, stubs: Path) -> None:
-    dsn = parse_dsn(scratch_url)
-    env = clean_env(
-        PYTHONPATH=str(SITECUSTOMIZE.parent),
-        POSTGRES_HOST=dsn.get("host", "127.0.0.1"),
-        POSTGRES_PORT=dsn.get("port", "5432"),
-        POSTGRES_USER=dsn.get("user", "postgres"),
-        POSTGRES_DB=dsn["dbname"],
-        **({"POSTGRES_PASSWORD": dsn["password"]} if dsn.get("password") else {}),
-    )
+def test_local_start_waits_migrates_and_serves_with_reload(roles: Roles, stubs: Path) -> None:
+    assert roles.init().returncode == 0  # what the postgres image did on its first start
+    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **roles.postgres_env())
     env["PATH"] = f"{stubs}{os.pathsep}{env['PATH']}"
     result = subprocess.run(
         ["bash", str(LOCAL_START)], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
     )
     assert result.returncode == 0, result.stderr
     assert AVAILABLE in result.stderr.splitlines()
-    assert applied_migrations(scratch_url) == expected_migrations()
+    assert applied_migrations(roles.app_url) == expected_migrations()
+    assert table_owners(roles.owner_url) == {roles.owner}
     args = (stubs.parent / "watchfiles.args").read_text().splitlines()
     assert args == [
         "--filter",
@@ -855,7 +979,7 @@ def test_local_start_waits_migrates_and_serves_with_reload(scratch_url: str, stu
         "service",
         "sql",
     ]
-    assert parse_dsn((stubs.parent / "watchfiles.database_url").read_text().strip())["dbname"] == dsn["dbname"]
+    assert recorded_env(stubs, "watchfiles")["DATABASE_URL"] == roles.app_url
 
 
 def test_watchfiles_accepts_the_local_start_options() -> None:
