@@ -27,6 +27,7 @@ import yaml
 from psycopg2.extensions import parse_dsn
 
 from ..conftest import ADMIN_URL, ROOT
+from ..servers import free_port, wait_until
 from .conftest import Roles
 
 COMPOSE = ROOT / "compose"
@@ -279,21 +280,25 @@ def test_commands_and_entrypoints(name: str, kind: str) -> None:
 @pytest.mark.parametrize("name, kind", [("local.yml", "local"), ("production.yml", "production")])
 def test_env_files_exist_and_service_reads_postgres_settings(name: str, kind: str) -> None:
     services = load(name)["services"]
+    # production's Redis has a password, in a file of its own that both sides read
+    redis = [f"./.envs/.{kind}/.redis"] if kind == "production" else []
     for service in ("service", "worker"):
-        assert services[service]["env_file"] == [f"./.envs/.{kind}/.service", f"./.envs/.{kind}/.postgres"]
+        assert services[service]["env_file"] == [f"./.envs/.{kind}/.service", f"./.envs/.{kind}/.postgres", *redis]
     assert services["postgres"]["env_file"] == [f"./.envs/.{kind}/.postgres"]
+    assert services["redis"].get("env_file", []) == redis
     for service in services.values():
         for path in service.get("env_file", []):
             assert repo_env_path(path).is_file(), path
 
 
 def test_production_envs_are_git_ignored_and_the_template_is_not() -> None:
-    for path in (".envs/.production/.service", ".envs/.production/.postgres"):
+    for path in (".envs/.production/.service", ".envs/.production/.postgres", ".envs/.production/.redis"):
         ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, check=False)
         assert ignored.returncode == 0, f"{path} must be git-ignored"
     for path in (
         ".envs/.production.template/.service",
         ".envs/.production.template/.postgres",
+        ".envs/.production.template/.redis",
         ".envs/.local/.service",
         ".envs/.local/.postgres",
     ):
@@ -310,7 +315,9 @@ def test_template_has_every_key_production_needs() -> None:
     assert postgres["POSTGRES_APP_USER"] not in ("", "postgres", postgres["POSTGRES_USER"])
     assert "CHANGE_ME" in postgres["POSTGRES_PASSWORD"]  # the entrypoint refuses it
     assert "CHANGE_ME" in postgres["POSTGRES_APP_PASSWORD"]
-    assert service["REDIS_URL"] == "redis://redis:6379/0"
+    assert env_file(TEMPLATE / ".redis") == {"REDIS_PASSWORD": "CHANGE_ME"}  # the entrypoint refuses it
+    assert "REDIS_URL" not in service  # built from REDIS_PASSWORD
+    assert service["REDIS_CHANNEL"]
     assert service["LOG_FORMAT"] == "json"
     assert set(service) >= GUNICORN_KEYS
     assert service["GUNICORN_BIND"] == "0.0.0.0:8000"
@@ -340,12 +347,18 @@ def test_local_env_files() -> None:
     [
         TEMPLATE / ".service",
         TEMPLATE / ".postgres",
+        TEMPLATE / ".redis",
         ROOT / ".envs" / ".local" / ".service",
         ROOT / ".envs" / ".local" / ".postgres",
     ],
 )
 def test_env_files_only_hold_known_variables(path: Path) -> None:
-    known = settings_keys() | GUNICORN_KEYS | POSTGRES_KEYS | {"TEST_ADMIN_DATABASE_URL", "TEST_REDIS_URL"}
+    known = (
+        settings_keys()
+        | GUNICORN_KEYS
+        | POSTGRES_KEYS
+        | {"REDIS_PASSWORD", "TEST_ADMIN_DATABASE_URL", "TEST_REDIS_URL"}
+    )
     assert {"DATABASE_URL", "REDIS_URL", "WS_ALLOWED_ORIGINS", "LOG_FORMAT", "SHUTDOWN_TIMEOUT"} <= known
     unknown = set(env_file(path)) - known
     assert not unknown, f"{path}: unknown variables {unknown}"
@@ -382,12 +395,114 @@ def test_healthchecks(name: str) -> None:
     services = load(name)["services"]
     postgres = services["postgres"]["healthcheck"]["test"]
     assert postgres[0] == "CMD-SHELL" and postgres[1].startswith("pg_isready -h 127.0.0.1 -p 5432")
-    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    if name == "local.yml":
+        assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    else:  # with the password (test_production_redis_runs_with_a_password runs it)
+        assert services["redis"]["healthcheck"]["test"] == [
+            "CMD-SHELL",
+            'REDISCLI_AUTH="$$REDIS_PASSWORD" redis-cli ping | grep -qx PONG',
+        ]
     service = services["service"]["healthcheck"]["test"]
     assert service[:3] == ["CMD", "python", "-c"]
     assert "urllib.request.urlopen('http://127.0.0.1:8000/readyz'" in service[3]
     compile(service[3], "healthcheck", "exec")
     assert seconds(services["service"]["healthcheck"]["start_period"]) >= 30
+
+
+# --- Redis with a password (production) ---------------------------------------------
+
+
+def compose_shell(text: str) -> str:
+    """A string of a compose file as the container gets it: $$ is a literal $."""
+    assert re.search(r"(?<!\$)\$(?!\$)", text.replace("$$", "")) is None, "a $ compose would interpolate"
+    return text.replace("$$", "$")
+
+
+def test_production_redis_requires_a_password(production: dict[str, Any], sitecustomize: Any) -> None:
+    redis = production["services"]["redis"]
+    assert redis["image"] == "docker.io/redis:7"
+    sh, c, command = redis["command"]
+    assert (sh, c) == ("sh", "-c")
+    # back through the image's entrypoint: it drops root only for a command starting with redis-server
+    assert compose_shell(command) == (
+        'exec docker-entrypoint.sh redis-server --requirepass "${REDIS_PASSWORD:?REDIS_PASSWORD is not set}"'
+    )
+    assert "REDISCLI_AUTH" in redis["healthcheck"]["test"][1] and "PONG" in redis["healthcheck"]["test"][1]
+    # the service's REDIS_URL carries the same password
+    env = {**env_file(TEMPLATE / ".service"), **env_file(TEMPLATE / ".postgres"), **env_file(TEMPLATE / ".redis")}
+    sitecustomize.apply(env)
+    assert env["REDIS_URL"] == "redis://:CHANGE_ME@redis:6379/0"
+    assert "localhost" not in env["REDIS_URL"]
+
+
+def test_redis_url_is_percent_encoded_and_only_built_with_a_password(sitecustomize: Any) -> None:
+    assert sitecustomize.redis_url({"REDIS_PASSWORD": "p@ss/w:rd %?#"}) == (
+        "redis://:p%40ss%2Fw%3Ard%20%25%3F%23@redis:6379/0"
+    )
+    env = {"REDIS_PASSWORD": "x", "REDIS_URL": "redis://:y@elsewhere:6379/1"}
+    sitecustomize.apply(env)
+    assert env["REDIS_URL"] == "redis://:y@elsewhere:6379/1"
+    env = {"POSTGRES_USER": "ward"}
+    sitecustomize.apply(env)
+    assert "REDIS_URL" not in env  # local.yml's Redis has no password: .envs/.local/.service sets REDIS_URL
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_production_redis_runs_with_a_password(production: dict[str, Any], sitecustomize: Any, tmp_path: Path) -> None:
+    """production.yml's redis command and healthcheck, run on the host. A
+    stand-in for the image's docker-entrypoint.sh adds what the host needs (a
+    free port, no persistence)."""
+    import redis as redis_client
+
+    port = free_port()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stub = bin_dir / "docker-entrypoint.sh"
+    stub.write_text(f'#!/bin/sh\nexec "$@" --port {port} --bind 127.0.0.1 --save "" --appendonly no\n')
+    stub.chmod(0o755)
+    service = production["services"]["redis"]
+    command = [compose_shell(part) for part in service["command"]]
+    password = "s3cret p@ss:/%"
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("REDIS_PASSWORD", None)
+
+    without = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=30)
+    assert without.returncode != 0 and "REDIS_PASSWORD is not set" in without.stderr
+
+    url = sitecustomize.redis_url({"REDIS_PASSWORD": password}).replace("@redis:6379/", f"@127.0.0.1:{port}/")
+    proc = subprocess.Popen(
+        command, env={**env, "REDIS_PASSWORD": password}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+
+        def answers() -> bool:
+            assert proc.poll() is None, "redis-server exited"
+            try:
+                return bool(redis_client.Redis.from_url(url, socket_timeout=1).ping())
+            except redis_client.ConnectionError:
+                return False
+
+        wait_until(answers, 10, "redis-server to answer")
+        with pytest.raises(redis_client.AuthenticationError):
+            redis_client.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping()
+        with pytest.raises(redis_client.AuthenticationError):
+            redis_client.Redis(host="127.0.0.1", port=port, password="wrong", socket_timeout=1).ping()
+        cmdline = Path(f"/proc/{proc.pid}/cmdline")
+        if cmdline.exists():  # Linux: the password is gone from the process's command line
+            assert password.encode() not in cmdline.read_bytes()
+
+        kind, check = service["healthcheck"]["test"]
+        assert kind == "CMD-SHELL"
+        check = compose_shell(check).replace("redis-cli ", f"redis-cli -p {port} ", 1)
+        for given, healthy in ((password, True), ("wrong", False), (None, False)):
+            check_env = {k: v for k, v in os.environ.items() if k != "REDIS_PASSWORD"}
+            if given is not None:
+                check_env["REDIS_PASSWORD"] = given
+            result = subprocess.run(["sh", "-c", check], env=check_env, capture_output=True, check=False, timeout=10)
+            assert (result.returncode == 0) == healthy, (given, result)
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def test_healthcheck_command_fails_on_503_and_passes_on_200() -> None:
@@ -780,11 +895,11 @@ def test_sitecustomize_hook_reaches_a_plain_python_process() -> None:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any PostgreSQL settings, plus ``extra``."""
+    """This process's environment without any PostgreSQL or Redis settings, plus ``extra``."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("PG", "POSTGRES_")) and k not in (*URL_VARIABLES, "PYTHONPATH")
+        if not k.startswith(("PG", "POSTGRES_", "REDIS_")) and k not in (*URL_VARIABLES, "PYTHONPATH")
     }
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra)
@@ -804,6 +919,10 @@ def admin_postgres_env() -> dict[str, str]:
     return env
 
 
+# .envs/.production/.redis, as the service container reads it
+REDIS_ENV = {"REDIS_PASSWORD": "redis-pass/word"}
+
+
 def run_entrypoint(env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", str(PROD_ENTRYPOINT), *command], env=env, capture_output=True, text=True, check=False, timeout=60
@@ -812,7 +931,7 @@ def run_entrypoint(env: dict[str, str], *command: str) -> subprocess.CompletedPr
 
 def test_entrypoint_builds_both_urls_waits_and_runs_the_command(roles: Roles) -> None:
     assert roles.init().returncode == 0
-    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **roles.postgres_env())
+    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **roles.postgres_env(), **REDIS_ENV)
     code = (
         "import os, sys; [print(os.environ[v]) for v in ('DATABASE_URL', 'MIGRATIONS_DATABASE_URL')]; print(sys.argv)"
     )
@@ -822,6 +941,9 @@ def test_entrypoint_builds_both_urls_waits_and_runs_the_command(roles: Roles) ->
     url, migrations_url, argv = result.stdout.splitlines()
     assert (url, migrations_url) == (roles.app_url, roles.owner_url)
     assert argv == "['-c', 'x']"
+    # exported, so the command sees it even where sitecustomize does not run
+    result = run_entrypoint(env, "printenv", "REDIS_URL")
+    assert result.stdout.strip() == "redis://:redis-pass%2Fword@redis:6379/0", result.stderr
 
 
 def test_entrypoint_keeps_given_urls() -> None:
@@ -831,18 +953,22 @@ def test_entrypoint_keeps_given_urls() -> None:
         DATABASE_URL=ADMIN_URL,
         MIGRATIONS_DATABASE_URL=owner,
         POSTGRES_HOST="nowhere.invalid",
+        REDIS_URL="redis://:pw@elsewhere:6379/2",
+        **REDIS_ENV,
     )
-    result = run_entrypoint(env, "printenv", *URL_VARIABLES)
+    result = run_entrypoint(env, "printenv", *URL_VARIABLES, "REDIS_URL")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [ADMIN_URL, owner]
+    assert result.stdout.splitlines() == [ADMIN_URL, owner, "redis://:pw@elsewhere:6379/2"]
 
 
 def test_entrypoint_refuses_to_run_the_service_as_the_owner(roles: Roles) -> None:
     assert roles.init().returncode == 0
     without_app = {k: v for k, v in roles.postgres_env().items() if not k.startswith("POSTGRES_APP_")}
     for env in (
-        clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **without_app),
-        clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **roles.postgres_env(), DATABASE_URL=roles.owner_url),
+        clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **without_app, **REDIS_ENV),
+        clean_env(
+            PYTHONPATH=str(SITECUSTOMIZE.parent), **roles.postgres_env(), **REDIS_ENV, DATABASE_URL=roles.owner_url
+        ),
     ):
         result = run_entrypoint(env, "echo", "ran")
         assert result.returncode == 1
@@ -859,6 +985,7 @@ def test_entrypoint_gives_up_when_postgresql_is_unreachable() -> None:
         POSTGRES_USER="nobody",
         POSTGRES_APP_USER="nobody_app",
         POSTGRES_WAIT_TIMEOUT="2",
+        **REDIS_ENV,
     )
     result = run_entrypoint(env, "echo", "ran")
     assert result.returncode != 0
@@ -868,14 +995,26 @@ def test_entrypoint_gives_up_when_postgresql_is_unreachable() -> None:
     assert "PostgreSQL is not available, giving up" in result.stderr
 
 
-@pytest.mark.parametrize("variable", ["POSTGRES_PASSWORD", "POSTGRES_APP_PASSWORD"])
+@pytest.mark.parametrize("variable", ["POSTGRES_PASSWORD", "POSTGRES_APP_PASSWORD", "REDIS_PASSWORD"])
 def test_entrypoint_refuses_the_template_passwords(variable: str) -> None:
-    settings = {**admin_postgres_env(), "POSTGRES_APP_USER": "dengue_app", "POSTGRES_APP_PASSWORD": "x"}
+    settings = {**admin_postgres_env(), "POSTGRES_APP_USER": "dengue_app", "POSTGRES_APP_PASSWORD": "x", **REDIS_ENV}
     env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **{**settings, variable: "CHANGE_ME"})
     result = run_entrypoint(env, "echo", "ran")
     assert result.returncode == 1
     assert "ran" not in result.stdout
     assert "CHANGE_ME" in result.stderr
+    assert variable in result.stderr
+
+
+@pytest.mark.parametrize("redis", [{}, {"REDIS_URL": "redis://redis:6379/0"}], ids=["nothing", "no password"])
+def test_entrypoint_refuses_redis_without_a_password(redis: dict[str, str]) -> None:
+    """No .envs/.production/.redis, or an old .service with REDIS_URL=redis://redis:6379/0."""
+    settings = {**admin_postgres_env(), "POSTGRES_APP_USER": "dengue_app", "POSTGRES_APP_PASSWORD": "x"}
+    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **settings, **redis)
+    result = run_entrypoint(env, "echo", "ran")
+    assert result.returncode == 1
+    assert "ran" not in result.stdout
+    assert "has no password. Set REDIS_PASSWORD in .envs/.production/.redis" in result.stderr
 
 
 @pytest.fixture
@@ -924,7 +1063,7 @@ def test_production_entrypoint_and_start_migrate_as_the_owner_and_serve_as_the_a
 ) -> None:
     """The service container's path: /entrypoint /start, from the .postgres settings alone."""
     assert roles.init().returncode == 0  # what the postgres image did on its first start
-    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **roles.postgres_env())
+    env = clean_env(PYTHONPATH=str(SITECUSTOMIZE.parent), **roles.postgres_env(), **REDIS_ENV)
     env["PATH"] = f"{stubs}{os.pathsep}{env['PATH']}"
     result = subprocess.run(
         ["bash", str(PROD_ENTRYPOINT), "bash", str(PROD_START)],
@@ -942,6 +1081,7 @@ def test_production_entrypoint_and_start_migrate_as_the_owner_and_serve_as_the_a
     assert args == ["-c", "python:service.gunicorn_conf", "service.app:gunicorn_app"]
     served = recorded_env(stubs, "gunicorn")
     assert served["DATABASE_URL"] == roles.app_url
+    assert served["REDIS_URL"] == "redis://:redis-pass%2Fword@redis:6379/0"
     # the server process does not hold the owner's password
     assert "MIGRATIONS_DATABASE_URL" not in served and "POSTGRES_PASSWORD" not in served
     assert roles.owner_password not in "\n".join(served.values())

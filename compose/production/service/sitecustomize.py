@@ -1,18 +1,20 @@
-"""DATABASE_URL and MIGRATIONS_DATABASE_URL for every Python process in the service images.
+"""DATABASE_URL, MIGRATIONS_DATABASE_URL and REDIS_URL for every Python process in the service images.
 
 Installed as ``sitecustomize`` into the image's site-packages, so Python runs
-it at start-up. From POSTGRES_HOST, POSTGRES_PORT and POSTGRES_DB (the
-``.envs/*/.postgres`` file both the postgres and the service containers
-read, so the passwords live in one file only) it builds, each unless set:
+it at start-up. It builds each of these unless it is set, from the env files
+the service shares with the postgres and redis containers, so every password
+lives in one file only:
 
-- DATABASE_URL: the service's and the worker's connection, as
-  POSTGRES_APP_USER with POSTGRES_APP_PASSWORD, the role that may only read
-  and write rows (compose/production/postgres/app-role.sql). Without
-  POSTGRES_APP_USER it falls back to the owner (the production entrypoint
-  refuses that).
-- MIGRATIONS_DATABASE_URL: the owner's, POSTGRES_USER with POSTGRES_PASSWORD,
+- DATABASE_URL, the service's and the worker's connection: POSTGRES_APP_USER
+  with POSTGRES_APP_PASSWORD, the role that may only read and write rows
+  (compose/production/postgres/app-role.sql), on POSTGRES_HOST, POSTGRES_PORT
+  and POSTGRES_DB (``.envs/*/.postgres``). Without POSTGRES_APP_USER it is the
+  owner's (the production entrypoint refuses that).
+- MIGRATIONS_DATABASE_URL, the owner's: POSTGRES_USER with POSTGRES_PASSWORD,
   which the start scripts give to ``yoyo apply``. When nothing can be built
-  (no POSTGRES_* at all) it is DATABASE_URL, i.e. one role, as on the plain host.
+  (no POSTGRES_* at all) it is DATABASE_URL: one role, as on the plain host.
+- REDIS_URL, when REDIS_PASSWORD is set (``.envs/.production/.redis``):
+  ``redis://:PASSWORD@redis:6379/0``. Set REDIS_URL for another Redis.
 
 Why not only in the entrypoint: ``docker compose exec service python -m
 service createuser ...`` runs without the entrypoint, in the container's
@@ -20,10 +22,10 @@ plain environment; with this hook it still reaches the same database as the
 server, as the same role.
 
 ``python -m sitecustomize [VARIABLE]`` prints DATABASE_URL, or the variable
-named (the entrypoint and the local start script export them that way); the
-URLs are built with the same defaults as the postgres image (host
-``postgres``, port 5432, user ``postgres``, database = user) even when no
-POSTGRES_* variable is set.
+named (an empty line when there is none); the entrypoint and the local start
+script export them that way. The PostgreSQL URLs are built with the same
+defaults as the postgres image (host ``postgres``, port 5432, user
+``postgres``, database = user) even when no POSTGRES_* variable is set.
 """
 
 from __future__ import annotations
@@ -64,10 +66,16 @@ def database_url(env: Mapping[str, str]) -> str:
     return migrations_database_url(env)
 
 
+def redis_url(env: Mapping[str, str]) -> str:
+    """redis://:PASSWORD@redis:6379/0, the password percent-encoded."""
+    return f"redis://:{quote(env.get('REDIS_PASSWORD') or '', safe='')}@redis:6379/0"
+
+
 def apply(env: MutableMapping[str, str], *, force: bool = False) -> None:
     """Set each URL unless it is set. DATABASE_URL is built only when some
     POSTGRES_* is set, or with ``force``; MIGRATIONS_DATABASE_URL is built
-    when some POSTGRES_* is set, and is DATABASE_URL otherwise."""
+    when some POSTGRES_* is set, and is DATABASE_URL otherwise; REDIS_URL
+    only when REDIS_PASSWORD is set (else the service's default applies)."""
     buildable = any(env.get(key) for key in _KEYS)
     if not env.get("DATABASE_URL") and (buildable or force):
         env["DATABASE_URL"] = database_url(env)
@@ -76,10 +84,12 @@ def apply(env: MutableMapping[str, str], *, force: bool = False) -> None:
             env["MIGRATIONS_DATABASE_URL"] = migrations_database_url(env)
         elif env.get("DATABASE_URL"):
             env["MIGRATIONS_DATABASE_URL"] = env["DATABASE_URL"]
+    if not env.get("REDIS_URL") and env.get("REDIS_PASSWORD"):
+        env["REDIS_URL"] = redis_url(env)
 
 
 apply(os.environ)
 
 if __name__ == "__main__":
     apply(os.environ, force=True)
-    print(os.environ[sys.argv[1] if len(sys.argv) > 1 else "DATABASE_URL"])
+    print(os.environ.get(sys.argv[1] if len(sys.argv) > 1 else "DATABASE_URL", ""))
