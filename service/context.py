@@ -42,6 +42,9 @@ class Context:
     settings: Settings
     user: User | None
     session_id: int | None = None  # the auth session the request came with
+    # Entity tags the client says it last saw (If-Match / "if_match"); a
+    # write to an object whose tag is none of these is refused (412).
+    if_match: tuple[str, ...] | None = None
 
     def require_user(self) -> User:
         """The authenticated user; every clinical action requires one."""

@@ -100,6 +100,13 @@ def not_found_for(model: str) -> NotFound:
     return NotFound(f"No {model} matches the given query.")
 
 
+class PreconditionFailed(ApiError):
+    """If-Match named a version of the object that is no longer current."""
+
+    status = 412
+    default_detail = "This record was changed by someone else since you loaded it."
+
+
 class Throttled(ApiError):
     """Too many attempts (DRF's text); ``wait`` seconds until the next may pass."""
 

@@ -8,13 +8,15 @@ the very same validation, permission checks, SQL, history and events.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import jsonutil
 from .apidocs import ResourceDocs, Schema
 from .context import Context
-from .errors import NotFound, ValidationError, not_found_for
+from .errors import NotFound, PreconditionFailed, ValidationError, not_found_for
 from .validation import BIGINT_MAX, in_bigint, parse_pk
 
 Obj = dict[str, Any]
@@ -69,6 +71,33 @@ class Resource:
     filters: tuple[Filter, ...] = ()
     # Its texts and read-only properties in the API document (service/openapi/).
     docs: ResourceDocs = field(kw_only=True)
+
+
+def etag(obj: Obj) -> str:
+    """The entity tag of an object as the wire shows it: any change to any
+    of its fields changes the tag (a strong validator, quoted)."""
+    return '"' + hashlib.sha256(jsonutil.dumps(obj)).hexdigest()[:32] + '"'
+
+
+def parse_if_match(raw: str | None) -> tuple[str, ...] | None:
+    """An If-Match header (or a socket's ``if_match``): ``*`` or entity tags,
+    quoted or not, weak (``W/``) or not; None when absent or empty."""
+    if raw is None or not raw.strip():
+        return None
+    tags = []
+    for part in raw.split(","):
+        tag = part.strip().removeprefix("W/")
+        if tag:
+            tags.append(tag if tag == "*" or tag.startswith('"') else f'"{tag}"')
+    return tuple(tags) or None
+
+
+def check_if_match(ctx: Context, current: Obj) -> None:
+    """412 when the client edits a version it no longer has (If-Match)."""
+    if ctx.if_match is None:
+        return
+    if "*" not in ctx.if_match and etag(current) not in ctx.if_match:
+        raise PreconditionFailed()
 
 
 def lookup_id(raw: Any, model: str) -> int:

@@ -20,6 +20,17 @@ SELECT id, first_name, last_name, admission_date, dismissal_date, created_at, up
  WHERE id = %(id)s
    FOR UPDATE;
 
+-- name: lock_patients
+-- The per-patient write lock: every write that touches a patient's reports
+-- (and so its reminder) holds it until COMMIT, taken in id order so that two
+-- writes never wait for each other in a circle. NO KEY UPDATE leaves the
+-- foreign-key checks of other transactions alone.
+SELECT id
+  FROM patients
+ WHERE id = ANY(%(ids)s::bigint[])
+ ORDER BY id
+   FOR NO KEY UPDATE;
+
 -- name: insert_patient
 INSERT INTO patients (first_name, last_name, admission_date, dismissal_date)
 VALUES (%(first_name)s, %(last_name)s, %(admission_date)s, %(dismissal_date)s)

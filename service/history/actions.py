@@ -11,19 +11,28 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import psycopg2.errors
-
 from .. import events
 from ..apidocs import DATETIME, ID, REF, USER_ID, ActionDoc, ReadOnly, Reply, ResourceDocs, enum, nullable
 from ..context import Context, User
-from ..db import Row
+from ..db import Row, Tx
 from ..errors import Conflict, PermissionDenied, not_found_for
 from ..events import Event
 from ..reports import actions as reports
-from ..reports.actions import serialize, write
+from ..reports.actions import lock_patients, serialize, write
 from ..reports.fields import COLUMNS
 from ..reports.history import HISTORY_COLUMNS, HISTORY_STREAM, REASON_LOG
-from ..resources import Filter, Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, run_listing
+from ..resources import (
+    Filter,
+    Filters,
+    Listing,
+    Obj,
+    Page,
+    Resource,
+    check_if_match,
+    id_filter,
+    lookup_id,
+    run_listing,
+)
 from ..sqlfiles import Q
 from ..validation import Field, Kind, validate
 
@@ -77,6 +86,14 @@ def may_change_reason(user: User, row: Row) -> bool:
     return user.is_staff or user.is_superuser or row["history_user"] == user.id
 
 
+async def check_row_version(ctx: Context, tx: Tx, key: dict[str, int]) -> None:
+    """If-Match: 412 when the (locked) row changed since the client read it."""
+    if ctx.if_match is not None:
+        row = await tx.fetchone(Q.get_history, key)
+        assert row is not None  # locked by the caller
+        check_if_match(ctx, history_out(row))
+
+
 async def list_history(ctx: Context, filters: Filters, page: Page | None) -> Listing:
     ctx.require_user()
     params = {"report": id_filter(filters, "report"), "patient": id_filter(filters, "patient")}
@@ -104,6 +121,7 @@ async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
             raise not_found_for(MODEL)
         if not may_change_reason(user, current):
             raise PermissionDenied()
+        await check_row_version(ctx, tx, key)
         clean = validate(FIELDS, data, partial=True, tz=ctx.settings.tz)
         changed = REASON in clean and clean[REASON] != current[REASON]
         if changed:
@@ -120,9 +138,12 @@ async def delete(ctx: Context, pk: Any) -> None:
     if not ctx.require_user().is_superuser:
         raise PermissionDenied()
     history_id = lookup_id(pk, MODEL)
+    key = {"history_id": history_id}
     async with ctx.db.transaction() as tx:
-        if await tx.fetchone(Q.delete_history, {"history_id": history_id}) is None:
+        if await tx.fetchone(Q.lock_history_reason, key) is None:
             raise not_found_for(MODEL)
+        await check_row_version(ctx, tx, key)
+        await tx.execute(Q.delete_history, key)
         tx.emit(Event.deleted(HISTORY_STREAM, history_id))
 
 
@@ -131,18 +152,28 @@ async def restore(ctx: Context, pk: Any) -> tuple[int, Obj]:
     actor = ctx.require_user()
     history_id = lookup_id(pk, MODEL)
     params = {"history_id": history_id, "actor": actor.id, "reason": f"Restored from history {history_id}"}
-    try:
-        async with ctx.db.transaction() as tx:
-            version = await tx.fetchone(Q.get_history, {"history_id": history_id})
-            if version is None:
-                raise not_found_for(MODEL)
-            exists = await tx.execute(Q.lock_report, {"id": version["id"]})
-            status = 200 if exists else 201
-            sql = Q.restore_report_update if status == 200 else Q.restore_report_insert
-            report = await write(ctx, tx, sql, params)
-    except psycopg2.errors.ForeignKeyViolation:
-        raise Conflict("The patient of this report no longer exists; it cannot be restored.") from None
-    return status, serialize(report, ctx)
+    async with ctx.db.transaction() as tx:
+        version = await tx.fetchone(Q.get_history, {"history_id": history_id})
+        if version is None:
+            raise not_found_for(MODEL)
+        # The locks of the version's patient and of the report's patient now
+        # (a restore may move the report back): concurrent restores of one
+        # report then run one after the other, and the first re-creates it.
+        current = await tx.fetchone(Q.get_report, {"id": version["id"]})
+        while True:
+            patients = [version["patient"]] + ([current["patient"]] if current else [])
+            existing = await lock_patients(tx, *patients)
+            locked = await tx.fetchone(Q.lock_report, {"id": version["id"]})
+            if (locked and locked["patient"]) == (current and current["patient"]):
+                break
+            current = locked
+        if version["patient"] not in existing:
+            raise Conflict("The patient of this report no longer exists; it cannot be restored.")
+        if locked is None:
+            report = await write(ctx, tx, Q.restore_report_insert, params)
+        else:
+            report = await write(ctx, tx, Q.restore_report_update, params, moved_from=locked["patient"])
+    return (201 if locked is None else 200), serialize(report, ctx)
 
 
 DOCS = ResourceDocs(

@@ -7,13 +7,14 @@ its result; everything else happens in the action.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDict
 
-from ..resources import Listing, Page, Resource
+from ..resources import Listing, Obj, Page, Resource, etag, parse_if_match
 from .body import read_data
 from .context import context, not_allowed
 from .responses import LIST_ALLOW, json_response, no_content
@@ -84,6 +85,11 @@ def list_handler(resource: Resource) -> Handler:
     return handler
 
 
+def with_etag(obj: Obj) -> web.Response:
+    """A detail reply with the object's ETag, for a later If-Match."""
+    return json_response(obj, headers={"ETag": etag(obj)})
+
+
 def detail_handler(resource: Resource) -> Handler:
     methods = ["GET"] + (["PUT", "PATCH"] if resource.update else []) + (["DELETE"] if resource.delete else [])
     allow = ", ".join(methods + ["HEAD", "OPTIONS"])
@@ -92,10 +98,11 @@ def detail_handler(resource: Resource) -> Handler:
         ctx = await context(request)
         pk = request.match_info["pk"]
         if request.method in ("GET", "HEAD"):
-            return json_response(await resource.retrieve(ctx, pk))
+            return with_etag(await resource.retrieve(ctx, pk))
+        ctx = replace(ctx, if_match=parse_if_match(request.headers.get("If-Match")))
         if request.method in ("PUT", "PATCH") and resource.update:
             data = await read_data(request)
-            return json_response(await resource.update(ctx, pk, data, request.method == "PATCH"))
+            return with_etag(await resource.update(ctx, pk, data, request.method == "PATCH"))
         if request.method == "DELETE" and resource.delete:
             await resource.delete(ctx, pk)
             return no_content()

@@ -11,7 +11,7 @@ from ..errors import ValidationError, not_found_for
 from ..events import Event
 from ..reminders import reschedule
 from ..reports.history import emit_history_rows
-from ..resources import Filters, Listing, Obj, Page, Resource, lookup_id, run_listing
+from ..resources import Filters, Listing, Obj, Page, Resource, check_if_match, lookup_id, run_listing
 from ..sqlfiles import Q
 from ..validation import Field, Kind, validate
 
@@ -74,6 +74,7 @@ async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
         current = await tx.fetchone(Q.lock_patient, {"id": patient_id})
         if current is None:  # before validating, as DRF looks the object up first
             raise not_found_for(MODEL)
+        check_if_match(ctx, serialize(current))
         values = {**current, **validate(FIELDS, data, partial=partial, tz=ctx.settings.tz)}
         check_dates(values)
         row = await tx.fetchone(Q.update_patient, values)
@@ -88,8 +89,10 @@ async def delete(ctx: Context, pk: Any) -> None:
     actor = ctx.require_user()
     patient_id = lookup_id(pk, MODEL)
     async with ctx.db.transaction() as tx:
-        if await tx.fetchone(Q.lock_patient, {"id": patient_id}) is None:
+        current = await tx.fetchone(Q.lock_patient, {"id": patient_id})
+        if current is None:
             raise not_found_for(MODEL)
+        check_if_match(ctx, serialize(current))
         history = await tx.fetchall(Q.delete_patient_reports, {"id": patient_id, "actor": actor.id})
         emit_history_rows(tx, history, ctx)
         await tx.execute(Q.delete_patient, {"id": patient_id})

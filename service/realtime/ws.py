@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,7 +34,7 @@ from ..errors import (
     ValidationError,
     as_api_error,
 )
-from ..resources import Resource
+from ..resources import Resource, parse_if_match
 from ..sqlfiles import Q
 from ..validation import REQUIRED, parse_pk
 from .frames import bad_frame, reply, resume_gone
@@ -85,18 +86,26 @@ async def _create(ctx: Context, resource: Resource, payload: Payload, session: S
     return 201, await resource.create(ctx, payload.get("data"))
 
 
+def _with_if_match(ctx: Context, payload: Payload) -> Context:
+    """The payload's optional ``"if_match"``: the ETag the client last saw."""
+    raw = payload.get("if_match")
+    if raw is not None and (not isinstance(raw, str) or len(raw) > 1000):
+        raise ValidationError({"if_match": ["Must be the ETag of the object, as a string."]})
+    return replace(ctx, if_match=parse_if_match(raw))
+
+
 def _update(partial: bool) -> WsAction:
     async def run(ctx: Context, resource: Resource, payload: Payload, session: Session) -> tuple[int, Any]:
         assert resource.update is not None
         pk = _require_pk(payload)
-        return 200, await resource.update(ctx, pk, payload.get("data"), partial)
+        return 200, await resource.update(_with_if_match(ctx, payload), pk, payload.get("data"), partial)
 
     return run
 
 
 async def _delete(ctx: Context, resource: Resource, payload: Payload, session: Session) -> tuple[int, Any]:
     assert resource.delete is not None
-    await resource.delete(ctx, _require_pk(payload))
+    await resource.delete(_with_if_match(ctx, payload), _require_pk(payload))
     return 204, None
 
 
