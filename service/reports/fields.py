@@ -39,7 +39,9 @@ FIELDS = (
     _count("hematocrit", 100),
     _count("platelet_count"),
     Field("wbc_count", Kind.DECIMAL, nullable=True, min_value="0", max_digits=6, decimal_places=2),
-    Field("status", Kind.CHOICE, choices=STATUSES, allow_blank=False),
+    # Required, as in the original model (it had no default): a report must
+    # say its phase; none is assumed.
+    Field("status", Kind.CHOICE, required=True, choices=STATUSES, allow_blank=False),
     Field("monitoring_interval", Kind.INT, required=True, min_value=1, max_value=24),
     Field("warning_signs", Kind.TEXT),
     Field("additional_info", Kind.TEXT),
@@ -47,9 +49,7 @@ FIELDS = (
 )
 
 # What an omitted optional field is on create (the model's defaults).
-DEFAULTS: dict[str, Any] = {f.name: ("" if f.kind == Kind.TEXT else None) for f in FIELDS if not f.required} | {
-    "status": "febrile"
-}
+DEFAULTS: dict[str, Any] = {f.name: ("" if f.kind == Kind.TEXT else None) for f in FIELDS if not f.required}
 
 DIASTOLIC_ABOVE_SYSTOLIC = "The diastolic pressure must not be above the systolic pressure."
 

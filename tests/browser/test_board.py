@@ -176,7 +176,14 @@ def open_patient_with_report(new_page, account: Any, **report: Any) -> tuple[Any
         account,
         "POST",
         "/api/reports/",
-        {"patient": patient["id"], "time": iso(60), "monitoring_interval": 4, "day_of_fever": 4, **report},
+        {
+            "patient": patient["id"],
+            "time": iso(60),
+            "status": "febrile",
+            "monitoring_interval": 4,
+            "day_of_fever": 4,
+            **report,
+        },
     )
     page.goto(f"/#/patients/{patient['id']}")
     expect_live(page)

@@ -68,7 +68,10 @@ async def test_malformed_json(client, alice, body, detail) -> None:
 
 async def test_a_number_too_large_for_a_float(client, alice, patient) -> None:
     """1e400 is valid JSON; it parses as an infinite float, which no field takes."""
-    body = '{"patient": %d, "time": "2024-05-03T12:00:00Z", "monitoring_interval": 4, "fever": 1e400, "pulse": -1e400}'
+    body = (
+        '{"patient": %d, "time": "2024-05-03T12:00:00Z", "status": "febrile", "monitoring_interval": 4, '
+        '"fever": 1e400, "pulse": -1e400}'
+    )
     assert await post_raw(client, alice, "/api/reports/", body % patient["id"]) == (
         400,
         {"fever": INVALID_NUMBER, "pulse": INVALID_INT},
@@ -142,6 +145,7 @@ async def test_form_encoded_bodies_are_accepted(client, alice, patient) -> None:
     form = {
         "patient": str(patient["id"]),
         "time": "2024-05-03T12:00:00Z",
+        "status": "febrile",
         "monitoring_interval": "4",
         "fever": "38.5",
         "pulse": "100",

@@ -48,7 +48,7 @@ async def test_reminder_due_in_a_second_fires_once_and_reaches_a_client(settings
         ):
             async with http.post(f"{srv.url}/api/patients/", json=PATIENT, headers=alice.headers) as resp:
                 patient = await resp.json()
-            body = {"patient": patient["id"], "time": due_in(1.0), "monitoring_interval": 1}
+            body = {"patient": patient["id"], "time": due_in(1.0), "status": "febrile", "monitoring_interval": 1}
             async with http.post(f"{srv.url}/api/reports/", json=body, headers=alice.headers) as resp:
                 report = await resp.json()
             frame = await next_frame(ws, lambda f: f["stream"] == "notifications", timeout=15)
