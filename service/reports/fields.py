@@ -7,11 +7,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..errors import ValidationError
-from ..validation import Field, Kind
+from ..validation import Field, Kind, clinical_datetime
 
 STATUSES = ("febrile", "critical", "recovery")
 INTAKES = ("oral_fluids", "parenteral_fluids", "other_fluids")
 OUTPUTS = ("urine_output", "uf", "emesis", "drainage")
+NOTE_MAX_LENGTH = 5000  # warning signs, additional information, medical advice
 
 
 def _count(name: str, maximum: int | None = None) -> Field:
@@ -20,14 +21,14 @@ def _count(name: str, maximum: int | None = None) -> Field:
 
 FIELDS = (
     Field("patient", Kind.FK, required=True),
-    Field("time", Kind.DATETIME, required=True),
+    clinical_datetime("time", required=True),
     _count("day_of_fever", 30),
     Field("fever", Kind.DECIMAL, nullable=True, min_value="30", max_value="45", max_digits=4, decimal_places=2),
     _count("pulse", 300),
     _count("respirations", 100),
     _count("bp_systolic", 300),
     _count("bp_diastolic", 300),
-    Field("diet", Kind.TEXT),
+    Field("diet", Kind.TEXT, max_length=200),
     *(_count(name) for name in (*INTAKES, "intake_8h", *OUTPUTS, "output_8h")),
     _count("pain_score", 10),
     _count("abdominal_circumference", 300),
@@ -43,9 +44,9 @@ FIELDS = (
     # say its phase; none is assumed.
     Field("status", Kind.CHOICE, required=True, choices=STATUSES, allow_blank=False),
     Field("monitoring_interval", Kind.INT, required=True, min_value=1, max_value=24),
-    Field("warning_signs", Kind.TEXT),
-    Field("additional_info", Kind.TEXT),
-    Field("medical_advice", Kind.TEXT),
+    Field("warning_signs", Kind.TEXT, max_length=NOTE_MAX_LENGTH),
+    Field("additional_info", Kind.TEXT, max_length=NOTE_MAX_LENGTH),
+    Field("medical_advice", Kind.TEXT, max_length=NOTE_MAX_LENGTH),
 )
 
 # What an omitted optional field is on create (the model's defaults).
