@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from ..errors import ValidationError
 from ..validation import Field, Kind, clinical_datetime
+from ..zones import local_hour
 
 STATUSES = ("febrile", "critical", "recovery")
 INTAKES = ("oral_fluids", "parenteral_fluids", "other_fluids")
@@ -63,7 +64,7 @@ def check_consistency(values: dict[str, Any]) -> None:
 
 def shift_of(time: dt.datetime, tz: ZoneInfo) -> str:
     """D 07:00-14:59, E 15:00-22:59, N 23:00-06:59 in the clinical time zone."""
-    hour = time.astimezone(tz).hour
+    hour = local_hour(time, tz)
     if 7 <= hour < 15:
         return "D"
     if 15 <= hour < 23:
