@@ -3,6 +3,9 @@
 A resource declares its writable fields as a tuple of ``Field`` in serializer
 order; ``validate`` returns the clean values of the fields that were sent and
 raises ``ValidationError({"field": ["message"], ...})`` otherwise.
+
+A body that came as an HTML form is a ``FormData``: DRF reads an empty value
+of such a field differently from JSON's ``""`` (see ``_html_value``).
 """
 
 from __future__ import annotations
@@ -86,6 +89,15 @@ def clinical_datetime(name: str, *, required: bool = False, nullable: bool = Fal
     )
 
 
+class FormData(dict[str, Any]):
+    """A body sent as an HTML form (urlencoded or multipart), one value per key.
+
+    ``validate`` reads an empty value in it as DRF reads HTML input: null for
+    a nullable field that does not take blank text, not sent at all for an
+    optional one. JSON's ``""`` is never read that way.
+    """
+
+
 class FieldError(Exception):
     def __init__(self, *messages: str) -> None:
         self.messages = list(messages)
@@ -106,6 +118,9 @@ def require_object(data: Any) -> Mapping[str, Any]:
     return data
 
 
+_OMITTED: Any = object()  # a field that was not sent
+
+
 def validate(
     fields: tuple[Field, ...],
     data: Any,
@@ -120,21 +135,37 @@ def validate(
     ``latest_ahead``.
     """
     data = require_object(data)
+    html = isinstance(data, FormData)
     now = now if now is not None else dt.datetime.now(dt.UTC)
     clean: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     for field in fields:
-        if field.name not in data:
+        value = data.get(field.name, _OMITTED)
+        if html and value == "":
+            value = _html_value(field)
+        if value is _OMITTED:
             if field.required and not partial:
                 errors[field.name] = [REQUIRED]
             continue
         try:
-            clean[field.name] = clean_value(field, data[field.name], tz, now)
+            clean[field.name] = clean_value(field, value, tz, now)
         except FieldError as exc:
             errors[field.name] = exc.messages
     if errors:
         raise ValidationError(errors)
     return clean
+
+
+def _html_value(field: Field) -> Any:
+    """What an empty HTML form value means (DRF's Field.get_value): text
+    that may be blank stays ``""``; otherwise null if the field is nullable,
+    and not sent at all if it is optional."""
+    takes_blank = field.kind in (Kind.TEXT, Kind.CHOICE) and field.allow_blank
+    if takes_blank:
+        return ""
+    if field.nullable:
+        return None
+    return "" if field.required else _OMITTED
 
 
 def clean_value(field: Field, value: Any, tz: ZoneInfo, now: dt.datetime | None = None) -> Any:
