@@ -14,7 +14,7 @@ from .appkeys import DB, HUB, SETTINGS
 from .auth import http as auth_http
 from .config import Settings, load_settings
 from .history import actions as history
-from .http import middleware, routes
+from .http import middleware, routes, security
 from .notifications import actions as notifications
 from .patients import actions as patients
 from .realtime import ws
@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(realtime)
     app.on_startup.append(freeze_startup_objects)
+    security.setup(app)
     auth_http.setup(app)
     routes.setup(app, RESOURCES)
     ws.setup(app, RESOURCES)
