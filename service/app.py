@@ -17,7 +17,7 @@ from .auth.passwords import Hasher
 from .auth.throttle import Limits, LoginThrottle
 from .config import Settings, load_settings
 from .history import actions as history
-from .http import middleware, routes
+from .http import middleware, routes, security
 from .notifications import actions as notifications
 from .patients import actions as patients
 from .realtime import ws
@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(realtime)
     app.cleanup_ctx.append(login_guard)
     app.on_startup.append(freeze_startup_objects)
+    security.setup(app)
     auth_http.setup(app)
     routes.setup(app, RESOURCES)
     ws.setup(app, RESOURCES)

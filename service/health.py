@@ -1,5 +1,10 @@
 """Probes: /healthz (the process is alive) and /readyz (it can do its job:
-PostgreSQL and Redis reachable, every migration in migrations/ applied)."""
+PostgreSQL and Redis reachable, every migration in migrations/ applied).
+
+/readyz names the check that failed ("unavailable", or "migrations not
+applied: ..."), never the exception: its text (hosts, ports, driver
+messages) goes to the log, at WARNING, with the traceback.
+"""
 
 from __future__ import annotations
 
@@ -42,15 +47,21 @@ async def _check_redis(request: web.Request) -> str:
         await client.aclose()
 
 
-async def _run(check: Any, request: web.Request) -> str:
+UNAVAILABLE = "unavailable"
+
+
+async def _run(name: str, check: Any, request: web.Request) -> str:
     try:
         return await asyncio.wait_for(check(request), timeout=3)
     except Exception as exc:  # a probe reports what is wrong, it never fails itself
-        return f"unavailable: {exc.__class__.__name__}: {exc}"
+        log.warning("readiness check %s failed", name, exc_info=exc)
+        return UNAVAILABLE
 
 
 async def readyz(request: web.Request) -> web.StreamResponse:
-    database, redis = await asyncio.gather(_run(_check_database, request), _run(_check_redis, request))
+    database, redis = await asyncio.gather(
+        _run("database", _check_database, request), _run("redis", _check_redis, request)
+    )
     checks = {"database": database, "redis": redis}
     ready = all(v == "ok" for v in checks.values())
     if not ready:

@@ -3,6 +3,9 @@
 A resource declares its writable fields as a tuple of ``Field`` in serializer
 order; ``validate`` returns the clean values of the fields that were sent and
 raises ``ValidationError({"field": ["message"], ...})`` otherwise.
+
+A body that came as an HTML form is a ``FormData``: DRF reads an empty value
+of such a field differently from JSON's ``""`` (see ``_html_value``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,13 @@ DATETIME_FORMAT = (
 DATETIME_OVERFLOW = "Datetime value out of range."
 NO_DATA = "No data provided"
 
+# The bounds of a clinical datetime (admission, dismissal, observation): no
+# earlier than 1900, and no later than a day past the server's clock (a
+# clock a little ahead on a ward's device, or a time zone mistake, stays
+# accepted; a year typed wrong does not).
+EARLIEST_DATETIME = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+DATETIME_AHEAD = dt.timedelta(hours=24)
+
 
 class Kind:
     INT = "int"
@@ -61,6 +71,31 @@ class Field:
     decimal_places: int = 0
     pattern: re.Pattern[str] | None = None
     pattern_message: str = ""
+    # Datetimes only: the earliest moment accepted, and how far past the
+    # server's now (at validation, to the second) the latest one is.
+    earliest: dt.datetime | None = None
+    latest_ahead: dt.timedelta | None = None
+
+
+def clinical_datetime(name: str, *, required: bool = False, nullable: bool = False) -> Field:
+    """A datetime between EARLIEST_DATETIME and DATETIME_AHEAD past now."""
+    return Field(
+        name,
+        Kind.DATETIME,
+        required=required,
+        nullable=nullable,
+        earliest=EARLIEST_DATETIME,
+        latest_ahead=DATETIME_AHEAD,
+    )
+
+
+class FormData(dict[str, Any]):
+    """A body sent as an HTML form (urlencoded or multipart), one value per key.
+
+    ``validate`` reads an empty value in it as DRF reads HTML input: null for
+    a nullable field that does not take blank text, not sent at all for an
+    optional one. JSON's ``""`` is never read that way.
+    """
 
 
 class FieldError(Exception):
@@ -83,24 +118,37 @@ def require_object(data: Any) -> Mapping[str, Any]:
     return data
 
 
+_OMITTED: Any = object()  # a field that was not sent
+
+
 def validate(
     fields: tuple[Field, ...],
     data: Any,
     *,
     partial: bool,
     tz: ZoneInfo,
+    now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """Clean values of the fields present in ``data``; unknown keys are ignored."""
+    """Clean values of the fields present in ``data``; unknown keys are ignored.
+
+    ``now`` (default: the clock, read once) bounds datetimes that have
+    ``latest_ahead``.
+    """
     data = require_object(data)
+    html = isinstance(data, FormData)
+    now = now if now is not None else dt.datetime.now(dt.UTC)
     clean: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     for field in fields:
-        if field.name not in data:
+        value = data.get(field.name, _OMITTED)
+        if html and value == "":
+            value = _html_value(field)
+        if value is _OMITTED:
             if field.required and not partial:
                 errors[field.name] = [REQUIRED]
             continue
         try:
-            clean[field.name] = clean_value(field, data[field.name], tz)
+            clean[field.name] = clean_value(field, value, tz, now)
         except FieldError as exc:
             errors[field.name] = exc.messages
     if errors:
@@ -108,14 +156,50 @@ def validate(
     return clean
 
 
-def clean_value(field: Field, value: Any, tz: ZoneInfo) -> Any:
+def _html_value(field: Field) -> Any:
+    """What an empty HTML form value means (DRF's Field.get_value): text
+    that may be blank stays ``""``; otherwise null if the field is nullable,
+    and not sent at all if it is optional."""
+    takes_blank = field.kind in (Kind.TEXT, Kind.CHOICE) and field.allow_blank
+    if takes_blank:
+        return ""
+    if field.nullable:
+        return None
+    return "" if field.required else _OMITTED
+
+
+def clean_value(field: Field, value: Any, tz: ZoneInfo, now: dt.datetime | None = None) -> Any:
     if value == "" and field.kind == Kind.FK:
         value = None  # DRF's related fields read "" (an empty form field) as null
     if value is None:
         if field.nullable:
             return None
         raise FieldError(NOT_NULL)
-    return _CLEANERS[field.kind](field, value, tz)
+    clean = _CLEANERS[field.kind](field, value, tz)
+    if field.kind == Kind.DATETIME:
+        _check_moment(field, clean, now if now is not None else dt.datetime.now(dt.UTC))
+    return clean
+
+
+def iso_utc(moment: dt.datetime) -> str:
+    """``2024-05-03T10:00:00Z``: UTC, to the second."""
+    return moment.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def latest_moment(field: Field, now: dt.datetime) -> dt.datetime | None:
+    """The latest datetime ``field`` accepts at ``now`` (whole seconds, so
+    the message states the bound exactly)."""
+    if field.latest_ahead is None:
+        return None
+    return (now + field.latest_ahead).replace(microsecond=0)
+
+
+def _check_moment(field: Field, moment: dt.datetime, now: dt.datetime) -> None:
+    if field.earliest is not None and moment < field.earliest:
+        raise FieldError(f"Ensure this value is greater than or equal to {iso_utc(field.earliest)}.")
+    latest = latest_moment(field, now)
+    if latest is not None and moment > latest:
+        raise FieldError(f"Ensure this value is less than or equal to {iso_utc(latest)}.")
 
 
 def _clean_int(field: Field, value: Any, tz: ZoneInfo) -> int:

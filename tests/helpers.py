@@ -56,7 +56,8 @@ PATIENT = {"first_name": "Cy", "last_name": "Ng", "admission_date": "2024-05-03T
 
 
 def report_body(patient_id: int, **fields: Any) -> dict[str, Any]:
-    body = {"patient": patient_id, "time": "2024-05-03T12:00:00Z", "monitoring_interval": 4}
+    """The fields a report needs (status is required: no phase is assumed)."""
+    body = {"patient": patient_id, "time": "2024-05-03T12:00:00Z", "status": "febrile", "monitoring_interval": 4}
     body.update(fields)
     return body
 

@@ -13,7 +13,7 @@ from ..reminders import reschedule
 from ..reports.history import emit_history_rows
 from ..resources import Filters, Listing, Obj, Page, Resource, check_if_match, lookup_id, run_listing
 from ..sqlfiles import Q
-from ..validation import Field, Kind, validate
+from ..validation import Field, Kind, clinical_datetime, validate
 
 STREAM = "patients"
 MODEL = "Patient"
@@ -21,8 +21,8 @@ MODEL = "Patient"
 FIELDS = (
     Field("first_name", Kind.TEXT, required=True, allow_blank=False, max_length=240),
     Field("last_name", Kind.TEXT, required=True, allow_blank=False, max_length=240),
-    Field("admission_date", Kind.DATETIME, required=True),
-    Field("dismissal_date", Kind.DATETIME, nullable=True),
+    clinical_datetime("admission_date", required=True),
+    clinical_datetime("dismissal_date", nullable=True),
 )
 DEFAULTS: dict[str, Any] = {"dismissal_date": None}
 DOCS = ResourceDocs(

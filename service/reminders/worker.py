@@ -29,6 +29,7 @@ from ..notifications import rules
 from ..notifications.actions import store
 from ..realtime.publisher import Publisher
 from ..sqlfiles import Q
+from ..zones import local_text
 from . import CHANNEL
 
 log = logging.getLogger("service.worker")
@@ -146,7 +147,7 @@ class Worker:
                         r["first_name"],
                         r["last_name"],
                         r["monitoring_interval"],
-                        r["run_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
+                        local_text(r["run_at"], tz),
                     ),
                 )
                 for r in rows

@@ -8,11 +8,13 @@ from zoneinfo import ZoneInfo
 
 from ..apidocs import DATETIME, ID, INTEGER, USER_ID, Property, ReadOnly, enum
 from ..errors import ValidationError
-from ..validation import Field, Kind
+from ..validation import Field, Kind, clinical_datetime
+from ..zones import local_hour
 
 STATUSES = ("febrile", "critical", "recovery")
 INTAKES = ("oral_fluids", "parenteral_fluids", "other_fluids")
 OUTPUTS = ("urine_output", "uf", "emesis", "drainage")
+NOTE_MAX_LENGTH = 5000  # warning signs, additional information, medical advice
 
 
 def _count(name: str, maximum: int | None = None) -> Field:
@@ -21,14 +23,14 @@ def _count(name: str, maximum: int | None = None) -> Field:
 
 FIELDS = (
     Field("patient", Kind.FK, required=True),
-    Field("time", Kind.DATETIME, required=True),
+    clinical_datetime("time", required=True),
     _count("day_of_fever", 30),
     Field("fever", Kind.DECIMAL, nullable=True, min_value="30", max_value="45", max_digits=4, decimal_places=2),
     _count("pulse", 300),
     _count("respirations", 100),
     _count("bp_systolic", 300),
     _count("bp_diastolic", 300),
-    Field("diet", Kind.TEXT),
+    Field("diet", Kind.TEXT, max_length=200),
     *(_count(name) for name in (*INTAKES, "intake_8h", *OUTPUTS, "output_8h")),
     _count("pain_score", 10),
     _count("abdominal_circumference", 300),
@@ -40,17 +42,17 @@ FIELDS = (
     _count("hematocrit", 100),
     _count("platelet_count"),
     Field("wbc_count", Kind.DECIMAL, nullable=True, min_value="0", max_digits=6, decimal_places=2),
-    Field("status", Kind.CHOICE, choices=STATUSES, allow_blank=False),
+    # Required, as in the original model (it had no default): a report must
+    # say its phase; none is assumed.
+    Field("status", Kind.CHOICE, required=True, choices=STATUSES, allow_blank=False),
     Field("monitoring_interval", Kind.INT, required=True, min_value=1, max_value=24),
-    Field("warning_signs", Kind.TEXT),
-    Field("additional_info", Kind.TEXT),
-    Field("medical_advice", Kind.TEXT),
+    Field("warning_signs", Kind.TEXT, max_length=NOTE_MAX_LENGTH),
+    Field("additional_info", Kind.TEXT, max_length=NOTE_MAX_LENGTH),
+    Field("medical_advice", Kind.TEXT, max_length=NOTE_MAX_LENGTH),
 )
 
 # What an omitted optional field is on create (the model's defaults).
-DEFAULTS: dict[str, Any] = {f.name: ("" if f.kind == Kind.TEXT else None) for f in FIELDS if not f.required} | {
-    "status": "febrile"
-}
+DEFAULTS: dict[str, Any] = {f.name: ("" if f.kind == Kind.TEXT else None) for f in FIELDS if not f.required}
 
 # A report as stored (the history rows repeat these), then what derived() adds:
 # the properties of a report in the API document.
@@ -83,7 +85,7 @@ def check_consistency(values: dict[str, Any]) -> None:
 
 def shift_of(time: dt.datetime, tz: ZoneInfo) -> str:
     """D 07:00-14:59, E 15:00-22:59, N 23:00-06:59 in the clinical time zone."""
-    hour = time.astimezone(tz).hour
+    hour = local_hour(time, tz)
     if 7 <= hour < 15:
         return "D"
     if 15 <= hour < 23:

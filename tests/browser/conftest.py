@@ -45,6 +45,16 @@ TRACK_SOCKETS = """
 """
 
 
+# Reports every Content-Security-Policy violation (a blocked inline style or
+# script, a load from elsewhere) to the test through an exposed binding.
+RECORD_CSP_VIOLATIONS = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__cspViolation(`${e.effectiveDirective} refused ${e.blockedURI || 'inline'}`
+    + ` at ${e.sourceFile || document.URL}:${e.lineNumber} ${e.sample}`);
+}, true);
+"""
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     try:
@@ -77,21 +87,31 @@ def live_server(settings: Any) -> Iterator[Process]:
 
 
 @pytest.fixture
-def new_page(browser: Any, live_server: Process) -> Iterator[Callable[..., Any]]:
+def csp_violations() -> list[str]:
+    """The Content-Security-Policy violations of the test's pages, as they happen."""
+    return []
+
+
+@pytest.fixture
+def new_page(browser: Any, live_server: Process, csp_violations: list[str]) -> Iterator[Callable[..., Any]]:
     """Open a page of the board in a fresh browser context (its own sessionStorage).
 
-    Uncaught JavaScript errors on any page fail the test.
+    Uncaught JavaScript errors and Content-Security-Policy violations on
+    any page fail the test.
     """
     from playwright.sync_api import expect
 
     expect.set_options(timeout=10_000)
     contexts: list[Any] = []
     errors: list[str] = []
+    violations = csp_violations
 
     def open_page(viewport: dict[str, int] = DESKTOP, path: str = "/", **options: Any) -> Any:
         context = browser.new_context(viewport=viewport, base_url=live_server.url, **options)
         context.set_default_timeout(10_000)
         context.add_init_script(TRACK_SOCKETS)
+        context.expose_binding("__cspViolation", lambda source, text: violations.append(text))
+        context.add_init_script(RECORD_CSP_VIOLATIONS)
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(f"{exc}"))
@@ -102,3 +122,4 @@ def new_page(browser: Any, live_server: Process) -> Iterator[Callable[..., Any]]
     for context in contexts:
         context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not violations, f"Content-Security-Policy violations: {violations}"

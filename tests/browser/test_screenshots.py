@@ -45,7 +45,7 @@ def seed(base: str, account: Any) -> dict[str, Any]:
             account,
             "POST",
             "/api/reports/",
-            {"patient": p["id"], "time": at(hours_ago), "monitoring_interval": 4, **fields},
+            {"patient": p["id"], "time": at(hours_ago), "status": "febrile", "monitoring_interval": 4, **fields},
         )
 
     minh = patient("Minh", "Nguyen", 60)

@@ -68,7 +68,10 @@ async def test_malformed_json(client, alice, body, detail) -> None:
 
 async def test_a_number_too_large_for_a_float(client, alice, patient) -> None:
     """1e400 is valid JSON; it parses as an infinite float, which no field takes."""
-    body = '{"patient": %d, "time": "2024-05-03T12:00:00Z", "monitoring_interval": 4, "fever": 1e400, "pulse": -1e400}'
+    body = (
+        '{"patient": %d, "time": "2024-05-03T12:00:00Z", "status": "febrile", "monitoring_interval": 4, '
+        '"fever": 1e400, "pulse": -1e400}'
+    )
     assert await post_raw(client, alice, "/api/reports/", body % patient["id"]) == (
         400,
         {"fever": INVALID_NUMBER, "pulse": INVALID_INT},
@@ -142,6 +145,7 @@ async def test_form_encoded_bodies_are_accepted(client, alice, patient) -> None:
     form = {
         "patient": str(patient["id"]),
         "time": "2024-05-03T12:00:00Z",
+        "status": "febrile",
         "monitoring_interval": "4",
         "fever": "38.5",
         "pulse": "100",
@@ -590,3 +594,122 @@ def test_a_client_that_hangs_up_mid_body_under_the_real_server(settings, alice) 
             )
         wait_until(lambda: "POST /api/reports/ 499 " in process.log(), 10, "the access log line")
         assert "ERROR" not in process.log() and "Traceback" not in process.log(), process.log()
+
+
+# --- form bodies that cannot be read -----------------------------------------
+
+MULTIPART_PART = b'--x\r\nContent-Disposition: form-data; name="first_name"\r\n\r\nCy\r\n--x--\r\n'
+UNREADABLE_FORMS = [
+    # (Content-Type, body, detail)
+    ("multipart/form-data", MULTIPART_PART, "Multipart form parse error - Invalid boundary in multipart: None"),
+    (
+        "multipart/form-data; boundary=x",
+        b"--x\r\nContent-Disposition form-data; name=a\r\n\r\n1\r\n--x--\r\n",
+        "Multipart form parse error - Invalid HTTP header: b'Content-Disposition form-data; name=a'",
+    ),
+    (
+        "multipart/form-data; boundary=x",
+        b"--x\r\n: no name\r\n\r\n1\r\n--x--\r\n",
+        "Multipart form parse error - Invalid HTTP header: b''",
+    ),
+    (
+        "multipart/form-data; boundary=x",
+        b"--x\r\nContent-Disposition: form-data\r\n\r\n1\r\n--x--\r\n",
+        "Multipart form parse error - Multipart field missing name.",
+    ),
+    (
+        "multipart/form-data; boundary=x",
+        b"--y\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--y--\r\n",
+        "Multipart form parse error - Could not find starting boundary b'--x'",
+    ),
+    (
+        "multipart/form-data; boundary=x",
+        b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\n1",
+        "Multipart form parse error - Reading after EOF",
+    ),
+    (
+        "multipart/form-data; boundary=x",
+        b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\n\xff\r\n--x--\r\n",
+        "Multipart form parse error - 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte",
+    ),
+    (
+        "multipart/form-data; boundary=x",
+        b"--x\r\nContent-Disposition: form-data; name=a\r\nContent-Type: text/plain; charset=bogus\r\n"
+        b"\r\n1\r\n--x--\r\n",
+        "Multipart form parse error - unknown encoding: bogus",
+    ),
+    (
+        "multipart/form-data; boundary=x",
+        b"--x\r\nContent-Disposition: form-data; name=a\r\nContent-Transfer-Encoding: bogus\r\n\r\n1\r\n--x--\r\n",
+        "Multipart form parse error - unknown content transfer encoding: bogus",
+    ),
+    (
+        "multipart/form-data; boundary=x",
+        b"--x\r\nContent-Disposition: form-data; name=a\r\nContent-Type: multipart/mixed; boundary=y\r\n\r\n"
+        b"--y\r\n\r\n1\r\n--y--\r\n--x--\r\n",
+        "Multipart form parse error - To decode nested multipart you need to use custom reader",
+    ),
+    (
+        "multipart/form-data; boundary=" + "b" * 71,
+        b"--" + b"b" * 71 + b"\r\n",
+        f"Multipart form parse error - boundary '{'b' * 71}' is too long (70 chars max)",
+    ),
+    (
+        "application/x-www-form-urlencoded",
+        b"first_name=C\xffy",
+        "Form parse error - 'utf-8' codec can't decode byte 0xff in position 12: invalid start byte",
+    ),
+    (
+        "application/x-www-form-urlencoded",
+        b"first_name=C%FFy",
+        "Form parse error - 'utf-8' codec can't decode byte 0xff in position 1: invalid start byte",
+    ),
+    (
+        "application/x-www-form-urlencoded",
+        b"first_name=%E2%82",
+        "Form parse error - 'utf-8' codec can't decode bytes in position 0-1: unexpected end of data",
+    ),
+    (
+        "application/x-www-form-urlencoded",
+        b"first_name=100%zz",
+        "Form parse error - Invalid percent-encoding at position 14.",
+    ),
+    (
+        "application/x-www-form-urlencoded",
+        b"first_name=%",
+        "Form parse error - Invalid percent-encoding at position 11.",
+    ),
+    (
+        "application/x-www-form-urlencoded; charset=bogus",
+        b"first_name=Cy",
+        "Form parse error - unknown encoding: bogus",
+    ),
+    (
+        "application/x-www-form-urlencoded",
+        b"&".join(b"f%d=1" % i for i in range(1001)),
+        "Form parse error - Too many fields: at most 1000 are accepted.",
+    ),
+]
+
+
+@pytest.mark.parametrize("content_type, body, detail", UNREADABLE_FORMS)
+async def test_unreadable_form_bodies_are_400(client, alice, patient, content_type, body, detail) -> None:
+    assert await post_raw(client, alice, "/api/patients/", body, content_type) == (400, {"detail": detail})
+
+
+async def test_too_many_multipart_fields(client, alice) -> None:
+    parts = b"".join(b'--x\r\nContent-Disposition: form-data; name="f%d"\r\n\r\n1\r\n' % i for i in range(1001))
+    assert await post_raw(client, alice, "/api/patients/", parts + b"--x--\r\n", "multipart/form-data; boundary=x") == (
+        400,
+        {"detail": "Multipart form parse error - Too many fields: at most 1000 are accepted."},
+    )
+
+
+async def test_empty_form_bodies_mean_every_required_field_is_missing(client, alice) -> None:
+    required = {
+        "first_name": ["This field is required."],
+        "last_name": ["This field is required."],
+        "admission_date": ["This field is required."],
+    }
+    for content_type in ("application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "multipart/form-data"):
+        assert await post_raw(client, alice, "/api/patients/", b"", content_type) == (400, required)

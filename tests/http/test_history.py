@@ -61,7 +61,11 @@ async def test_failed_writes_leave_no_history(client, alice) -> None:
     report = await create_report(client, alice, patient["id"], bp_systolic=100)
     before = await history(client, alice)
     attempts = [
-        ("POST", "/api/reports/", {"patient": 9999, "time": "2024-05-03T12:00:00Z", "monitoring_interval": 4}),
+        (
+            "POST",
+            "/api/reports/",
+            {"patient": 9999, "time": "2024-05-03T12:00:00Z", "status": "febrile", "monitoring_interval": 4},
+        ),
         ("POST", "/api/reports/", {"patient": patient["id"]}),
         ("PATCH", f"/api/reports/{report['id']}/", {"pulse": 301}),
         ("PATCH", f"/api/reports/{report['id']}/", {"bp_diastolic": 120}),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..helpers import REPORT_FIELDS, create_patient, create_report, report_body
+from ..helpers import REPORT_FIELDS, create_patient, create_report, report_body, request
 
 DERIVED = ["intake_total", "output_total", "fluid_balance", "shift"]
 NULLABLE = [
@@ -92,7 +92,7 @@ async def test_create_with_the_required_fields_only(client, alice) -> None:
     assert {k: body[k] for k in ("diet", "warning_signs", "additional_info", "medical_advice")} == dict.fromkeys(
         ("diet", "warning_signs", "additional_info", "medical_advice"), ""
     )
-    assert body["status"] == "febrile"
+    assert body["status"] == "febrile"  # as sent: report_body always says the phase
     assert (body["intake_total"], body["output_total"], body["fluid_balance"]) == (0, 0, 0)
 
 
@@ -102,8 +102,32 @@ async def test_required_fields(client, alice) -> None:
     assert await resp.json() == {
         "patient": ["This field is required."],
         "time": ["This field is required."],
+        "status": ["This field is required."],
         "monitoring_interval": ["This field is required."],
     }
+
+
+async def test_a_report_without_a_phase_is_refused_not_assumed_febrile(client, alice, sql) -> None:
+    """As in the original model, which had no default: status is required on
+    create and on PUT (PATCH may leave it out), over REST and the socket."""
+    patient = await create_patient(client, alice)
+    body = report_body(patient["id"])
+    del body["status"]
+    refused = await client.post("/api/reports/", json=body, headers=alice.headers)
+    assert (refused.status, await refused.json()) == (400, {"status": ["This field is required."]})
+    report = await create_report(client, alice, patient["id"], status="critical")
+    url = f"/api/reports/{report['id']}/"
+    put = await client.put(url, json=body, headers=alice.headers)
+    assert (put.status, await put.json()) == (400, {"status": ["This field is required."]})
+    patched = await client.patch(url, json={"pulse": 80}, headers=alice.headers)
+    assert (patched.status, (await patched.json())["status"]) == (200, "critical")
+    ws = await client.ws_connect("/ws/", params={"token": alice.token})
+    over_ws = await request(ws, "reports", {"action": "create", "data": body})
+    assert (over_ws["response_status"], over_ws["errors"]) == (400, [{"status": ["This field is required."]}])
+    update = await request(ws, "reports", {"action": "update", "pk": report["id"], "data": body})
+    assert (update["response_status"], update["errors"]) == (400, [{"status": ["This field is required."]}])
+    await ws.close()
+    assert sql("SELECT count(*), min(status) FROM reports") == [(1, "critical")]
 
 
 async def test_created_by_is_the_acting_user_and_read_only(client, alice, make_user) -> None:
@@ -228,6 +252,7 @@ async def test_put_requires_every_required_field(client, alice) -> None:
     assert await incomplete.json() == {
         "patient": ["This field is required."],
         "time": ["This field is required."],
+        "status": ["This field is required."],
         "monitoring_interval": ["This field is required."],
     }
     resp = await client.put(

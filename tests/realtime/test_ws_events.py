@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import os
 import socket
 import struct
@@ -184,8 +185,8 @@ def _close_code_at_end(sock: socket.socket) -> int | None:
     return code
 
 
-async def test_slow_client_is_cut_off_and_the_fast_one_keeps_receiving(aiohttp_client, settings, alice) -> None:
-    client = await aiohttp_client(create_app(settings.with_(ws_send_buffer_bytes=1024 * 1024)))
+async def test_slow_client_is_cut_off_and_the_fast_one_keeps_receiving(aiohttp_client, settings, alice, caplog) -> None:
+    client = await aiohttp_client(create_app(settings.with_(ws_send_buffer_bytes=256 * 1024)))
     slow = await _raw_ws_that_never_reads(client.port, alice.token)
     fast = await connect(client, alice)
     received: list[int] = []
@@ -197,8 +198,14 @@ async def test_slow_client_is_cut_off_and_the_fast_one_keeps_receiving(aiohttp_c
 
     reader = asyncio.create_task(read_fast())
     patient = await create_patient(client, alice)
-    big = "x" * 100_000
-    reports = [await create_report(client, alice, patient["id"], warning_signs=big) for _ in range(40)]
+    # The notes at their longest (5,000 characters each): reports until the
+    # server has cut the slow client off, which the kernel's buffers delay.
+    notes = dict.fromkeys(("warning_signs", "additional_info", "medical_advice"), "x" * 5000)
+    reports: list[dict[str, Any]] = []
+    with caplog.at_level(logging.WARNING, logger="service.realtime"):
+        while not any("client too slow" in r.getMessage() for r in caplog.records):
+            assert len(reports) < 1000, "the slow client was never cut off"
+            reports.append(await create_report(client, alice, patient["id"], **notes))
     code = await asyncio.get_running_loop().run_in_executor(None, _close_code_at_end, slow)
     slow.close()
     assert code == 1008

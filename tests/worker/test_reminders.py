@@ -48,7 +48,7 @@ async def test_reminder_due_in_a_second_fires_once_and_reaches_a_client(settings
         ):
             async with http.post(f"{srv.url}/api/patients/", json=PATIENT, headers=alice.headers) as resp:
                 patient = await resp.json()
-            body = {"patient": patient["id"], "time": due_in(1.0), "monitoring_interval": 1}
+            body = {"patient": patient["id"], "time": due_in(1.0), "status": "febrile", "monitoring_interval": 1}
             async with http.post(f"{srv.url}/api/reports/", json=body, headers=alice.headers) as resp:
                 report = await resp.json()
             frame = await next_frame(ws, lambda f: f["stream"] == "notifications", timeout=15)
@@ -58,6 +58,7 @@ async def test_reminder_due_in_a_second_fires_once_and_reaches_a_client(settings
             assert "Observation due for Cy Ng (every 1 h)" in note["message"]
         assert sql("SELECT fired_at IS NOT NULL FROM reminders WHERE patient = %s", (patient["id"],)) == [(True,)]
         assert observation_due(sql) == [(patient["id"], report["id"])]
+        wait_until(lambda: "reminder fired" in w.log(), 15, "the log line")  # written after the commit
         assert w.log().count("reminder fired") == 1
 
 
@@ -70,6 +71,8 @@ async def test_two_workers_fire_each_due_reminder_exactly_once(client, settings,
         wait_until(
             lambda: sql("SELECT count(*) FROM reminders WHERE fired_at IS NULL") == [(0,)], 20, "every reminder to fire"
         )
+        # Each worker logs what it fired after its commit.
+        wait_until(lambda: (first.log() + second.log()).count("reminder fired") >= 30, 15, "the log lines")
         logs = first.log() + second.log()
     fired = observation_due(sql)
     assert sorted(p for p, _ in fired) == sorted(p["id"] for p in patients)
@@ -88,7 +91,7 @@ async def test_a_killed_workers_task_is_taken_over_after_its_lease(client, setti
     assert observation_due(sql) == []
     with worker(settings, REMINDER_LEASE_SECONDS="2") as rescuer:
         wait_until(lambda: len(observation_due(sql)) == 1, 15, "the takeover")
-        assert "reminder fired" in rescuer.log()
+        wait_until(lambda: "reminder fired" in rescuer.log(), 15, "the log line")  # written after the commit
     ((fired_at, attempts, locked_by),) = sql("SELECT fired_at, attempts, locked_by FROM reminders")
     assert fired_at >= lease_end and attempts == 2 and locked_by is None
     assert len(observation_due(sql)) == 1
@@ -100,6 +103,7 @@ async def test_a_newer_report_moves_the_reminder(client, settings, alice, sql) -
         older = await create_report(client, alice, patient["id"], time=due_in(1.5), monitoring_interval=1)
         newer = await create_report(client, alice, patient["id"], time=due_in(3.0), monitoring_interval=1)
         wait_until(lambda: observation_due(sql) != [], 15, "the moved reminder to fire")
+        wait_until(lambda: "reminder fired" in w.log(), 15, "the log line")  # written after the commit
         assert w.log().count("reminder fired") == 1
     assert observation_due(sql) == [(patient["id"], newer["id"])]
     assert older["id"] != newer["id"]

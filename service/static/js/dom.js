@@ -10,7 +10,7 @@ function append(el, children) {
   }
 }
 
-/** h('button', {class: 'btn', onclick: fn}, 'Save') */
+/** h('button', {class: 'btn', onclick: fn}, 'Save'); style is an object: {'--c': 'red'} */
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(props || {})) {
@@ -21,6 +21,10 @@ export function h(tag, props = {}, ...children) {
       el.className = value;
     } else if (key === 'dataset') {
       Object.assign(el.dataset, value);
+    } else if (key === 'style') {
+      // Through the CSSOM: a style attribute would break the page's
+      // Content-Security-Policy (style-src 'self', no inline styles).
+      for (const [property, v] of Object.entries(value)) el.style.setProperty(property, v);
     } else if (key === 'value' || key === 'checked' || key === 'selected') {
       el[key] = value;
     } else {

@@ -27,7 +27,7 @@ function frame(label, children) {
 }
 
 function legend(items) {
-  return h('div', { class: 'legend' }, items.map(([text, colour]) => h('span', { style: `--c:${colour}` }, text)));
+  return h('div', { class: 'legend' }, items.map(([text, colour]) => h('span', { style: { '--c': colour } }, text)));
 }
 
 function line(points, colour, dash = null) {

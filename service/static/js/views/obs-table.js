@@ -81,7 +81,7 @@ export function obsTable(reports, store, actions) {
     reports.map((r) => {
       const what = `observation ${columnLabel(r)}, ${fmtShort(r.time)}`;
       return h('td', { dataset: { reportId: r.id } },
-        h('div', { class: 'actions', style: 'justify-content:center' },
+        h('div', { class: 'actions actions-center' },
           h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'aria-label': `Edit ${what}`, dataset: { key: `edit-${r.id}` }, onclick: () => actions.editReport(r) }, 'Edit'),
           h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'aria-label': `History of ${what}`, dataset: { key: `history-${r.id}` }, onclick: () => actions.showHistory(r) }, 'History'),
           h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'aria-label': `Delete ${what}`, dataset: { key: `delete-${r.id}` }, onclick: () => actions.deleteReport(r) }, 'Delete')));
