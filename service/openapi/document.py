@@ -178,7 +178,7 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             "tags": [tag],
             "operationId": f"{tag}_retrieve",
             "summary": f"One {name}" + suffix,
-            "responses": responses(ok(f"The {name}.", schema_ref(name)), "401", *forbidden, "404", "503"),
+            "responses": responses(with_etag(ok(f"The {name}.", schema_ref(name))), "401", *forbidden, "404", "503"),
         },
     }
     if resource.update:
@@ -192,12 +192,14 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
                 "tags": [tag],
                 "operationId": f"{tag}_{'update' if method == 'put' else 'partial_update'}",
                 "summary": f"{summary} a {name}" + suffix,
+                "parameters": [IF_MATCH],
                 "requestBody": body(body_name),
                 "responses": responses(
-                    ok(f"The whole {name}, updated.", schema_ref(name)),
+                    with_etag(ok(f"The whole {name}, updated.", schema_ref(name))),
                     "401",
                     *forbidden,
                     "404",
+                    "412",
                     "413",
                     "415",
                     "503",
@@ -213,7 +215,10 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             "tags": [tag],
             "operationId": f"{tag}_destroy",
             "summary": f"Delete a {name}" + suffix,
-            "responses": responses({"204": {"description": "Deleted: no body."}}, "401", *forbidden, "404", "503"),
+            "parameters": [IF_MATCH],
+            "responses": responses(
+                {"204": {"description": "Deleted: no body."}}, "401", *forbidden, "404", "412", "503"
+            ),
         }
 
     paths: dict[str, Any] = {f"/api/{resource.name}/": collection, f"/api/{resource.name}/{{{lookup}}}/": detail}
@@ -235,6 +240,23 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             },
         }
     return paths
+
+
+IF_MATCH: Schema = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": "The `ETag` of the version the client edits (or `*`): 412 if the object changed since. "
+    'Without it the write goes through, as with the old back end. Over the socket: `"if_match"`.',
+    "schema": {"type": "string"},
+}
+
+
+def with_etag(reply: dict[str, Schema]) -> dict[str, Schema]:
+    """A 200 reply that carries the object's ETag."""
+    ((status, response),) = reply.items()
+    etag = {"description": "The object's entity tag, for a later If-Match.", "schema": {"type": "string"}}
+    return {status: {**response, "headers": {"ETag": etag}}}
 
 
 def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
@@ -427,7 +449,7 @@ def other_paths(resources: tuple[Resource, ...], schemas: dict[str, Schema]) -> 
     schemas["NotReady"] = obj(
         {
             "status": {"type": "string", "enum": ["not ready"]},
-            "checks": obj(checks, '"ok", or what is wrong (e.g. "unavailable: ..." or "migrations not applied: ...").'),
+            "checks": obj(checks, '"ok", "unavailable", or "migrations not applied: <ids>" (details in the log).'),
         }
     )
     return {
@@ -534,7 +556,15 @@ key is prefixed with `Token ` for you). Without a valid token: 401 with
 - Every path ends in `/`. Without it: 301 (GET, HEAD) or 308 (other methods)
   to the same path with `/`. The `/rest-auth/` paths work without it too.
 - JSON in and out. Bodies may also be form-encoded or multipart. An empty body
-  counts as `{}`; a body over 1 MiB is 413; another media type is 415.
+  counts as `{}`; a body over 1 MiB is 413; another media type is 415; one that
+  cannot be read (bad JSON, bytes that are not UTF-8, a broken multipart body,
+  more than 1,000 form fields) is 400. In form input an empty value of a
+  nullable field is `null` and a repeated key keeps its last value.
+- Detail replies carry an `ETag`; PUT, PATCH and DELETE with `If-Match` answer
+  412 `{"detail": "This record was changed by someone else since you loaded it."}`
+  when the object changed since.
+- Every response carries `Content-Security-Policy`, `X-Content-Type-Options: nosniff`
+  and `Referrer-Policy: no-referrer`.
 - A method a path does not list answers 405 `{"detail": "Method \\"X\\" not allowed."}`
   with an `Allow` header. HEAD works like GET; OPTIONS on the list and detail
   paths returns DRF's metadata.

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..apidocs import DATETIME_PATTERN, Property, ReadOnly
 from ..http.body import FORM_TYPES
-from ..validation import INT_MAX, Field, Kind
+from ..validation import INT_MAX, Field, Kind, iso_utc
 
 JSON = "application/json"
 Schema = dict[str, Any]
@@ -77,6 +77,14 @@ def field_schema(field: Field, *, output: bool) -> Schema:
                 "ISO 8601. Without an offset the time is taken in the clinical time zone "
                 "(CLINICAL_TIMEZONE); it is returned in UTC."
             )
+            if field.earliest is not None or field.latest_ahead is not None:
+                bounds = []
+                if field.earliest is not None:
+                    bounds.append(f"not before {iso_utc(field.earliest)}")
+                if field.latest_ahead is not None:
+                    hours = int(field.latest_ahead.total_seconds() // 3600)
+                    bounds.append(f"at most {hours} hours after the server's current time")
+                s["description"] += " " + " and ".join(bounds).capitalize() + " (400 otherwise)."
     elif field.kind == Kind.TEXT:
         s = {"type": "string"}
         if not field.allow_blank:
@@ -203,6 +211,9 @@ RESPONSES: dict[str, Schema] = {
     "UnsupportedMediaType": error_response(
         'The body is neither JSON nor a form: `Unsupported media type "text/plain" in request.`'
     ),
+    "PreconditionFailed": error_response(
+        "If-Match named another version: `This record was changed by someone else since you loaded it.`"
+    ),
     "TooManyRequests": error_response(
         "Throttled (DRF's text): `Request was throttled. Expected available in N seconds.`",
         RETRY_AFTER,
@@ -219,6 +230,7 @@ STATUS_REFS = {
     "401": "Unauthorized",
     "403": "Forbidden",
     "404": "NotFound",
+    "412": "PreconditionFailed",
     "413": "PayloadTooLarge",
     "415": "UnsupportedMediaType",
     "429": "TooManyRequests",
@@ -240,7 +252,10 @@ def bad_request_response(validation: str | None, *, parse: bool) -> Schema:
             "object-level errors are under `non_field_errors`"
         )
     if parse:
-        described.append('a body that is not valid JSON: `{"detail": "JSON parse error - ..."}`')
+        described.append(
+            'a body that cannot be read: `{"detail": "JSON parse error - ..."}`, '
+            '`{"detail": "Form parse error - ..."}` or `{"detail": "Multipart form parse error - ..."}`'
+        )
     schema = options[0] if len(options) == 1 else {"oneOf": options}
     return {"description": "Bad request: " + "; or ".join(described) + ".", "content": {JSON: {"schema": schema}}}
 

@@ -119,12 +119,18 @@ async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
     async with ctx.db.transaction() as tx:
         if await tx.fetchone(Q.get_report, {"id": report_id}) is None:
             raise not_found_for(MODEL)  # before validating, as DRF looks the object up first
-        clean = validate(FIELDS, data, partial=partial, tz=ctx.settings.tz)
+        invalid: ValidationError | None = None
+        try:
+            clean = validate(FIELDS, data, partial=partial, tz=ctx.settings.tz)
+        except ValidationError as exc:  # answered after the If-Match check (412 before 400)
+            clean, invalid = {}, exc
         target = [clean["patient"]] if "patient" in clean else []
         current, existing = await locked_report(tx, report_id, *target)
+        check_if_match(ctx, serialize(current, ctx))
+        if invalid is not None:
+            raise invalid
         if target and target[0] not in existing:
             raise _unknown_patient(data)
-        check_if_match(ctx, serialize(current, ctx))
         values = {**current, **clean}
         check_consistency(values)
         report = await write(ctx, tx, Q.update_report, {**values, "actor": actor.id}, current["patient"])

@@ -299,7 +299,12 @@ async def test_the_service_and_the_worker_run_as_the_app_role(roles: Roles, sett
                 async with http.post(f"{srv.url}/api/patients/", json=PATIENT, headers=headers) as resp:
                     assert resp.status == 201, await resp.text()
                     patient = await resp.json()
-                report = {"patient": patient["id"], "time": "2024-05-03T12:00:00Z", "monitoring_interval": 1, "status": "febrile"}
+                report = {
+                    "patient": patient["id"],
+                    "time": "2024-05-03T12:00:00Z",
+                    "monitoring_interval": 1,
+                    "status": "febrile",
+                }
                 async with http.post(f"{srv.url}/api/reports/", json=report, headers=headers) as resp:
                     assert resp.status == 201, await resp.text()
                 frame = await next_frame(

@@ -424,6 +424,9 @@ async def test_every_operation_matches_the_document(client, alice, admin, make_u
             for missing in ("999999999", "abc"):
                 body = {"json": {}} if "requestBody" in op else {}
                 await api.call(method, template, 404, fill(template, dict.fromkeys(ids, missing)), headers=S, **body)
+        if "412" in responses:
+            body = {"json": {}} if "requestBody" in op else {}
+            await api.call(method, template, 412, url, headers={**S, "If-Match": '"stale"'}, **body)
         if "requestBody" in op:
             headers = {**S, "Content-Type": JSON}
             await api.call(method, template, 400, url, headers=headers, data=b'{"first_name": ')
