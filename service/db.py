@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any
 
@@ -95,8 +97,32 @@ class Database:
             await run(cur, sql, params)
             return cur.rowcount
 
-    def transaction(self) -> Tx:
-        return Tx(self)
+    def transaction(self, shared: bool = False) -> AbstractAsyncContextManager[Tx]:
+        """A new transaction; inside a ``shared`` one (idempotent requests) the
+        same task joins it instead, so the request's reply can be stored in
+        the transaction that made the change."""
+        outer = _shared.get()
+        if outer is not None and outer.db is self:
+            return _Joined(outer)
+        return Tx(self, shared)
+
+
+# The shared transaction of the running task, if any (see Database.transaction).
+_shared: ContextVar[Tx | None] = ContextVar("dengue_ward_shared_tx", default=None)
+
+
+class _Joined:
+    """A transaction that is part of an outer one: committed or rolled back
+    with it (an error raised inside still reaches the outer one)."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+
+    async def __aenter__(self) -> Tx:
+        return self.tx
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
 
 
 class Tx:
@@ -110,8 +136,10 @@ class Tx:
     reader that has seen id N has seen every id below it.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, shared: bool = False) -> None:
         self.db = db
+        self.shared = shared
+        self._token: Token[Tx | None] | None = None
         self.events: list[Event] = []
         self._conn_ctx: Any = None
         self._cur: Any = None
@@ -122,11 +150,16 @@ class Tx:
         self._conn_ctx = self.db.pool.acquire()
         conn = await self._conn_ctx.__aenter__()
         self._cur = await conn.cursor()
+        if self.shared:
+            self._token = _shared.set(self)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._token is not None:
+            _shared.reset(self._token)
+            self._token = None
         try:
             if exc_type is None:
                 try:

@@ -164,6 +164,22 @@ def add_session(sql: Any, user_id: int, key: str) -> int:
 
 
 @pytest.fixture
+def hold(database_url: str) -> Iterator[Any]:
+    """Hold a patient's write lock in a transaction of our own; call what it
+    returns to release it. Forces the interleavings of concurrent writes."""
+    conn = psycopg2.connect(database_url)
+
+    def lock(patient_id: int) -> Any:
+        with conn.cursor() as cur:
+            cur.execute("SELECT id FROM patients WHERE id = %s FOR NO KEY UPDATE", (patient_id,))
+        return conn.rollback
+
+    yield lock
+    conn.rollback()
+    conn.close()
+
+
+@pytest.fixture
 def make_user(sql: Any, password_hash: str) -> Any:
     def make(username: str, *, superuser: bool = False, active: bool = True, token: bool = True) -> Account:
         ((user_id,),) = sql(

@@ -117,3 +117,18 @@ def broadcast(stream: str, action: str, **data: Any) -> Any:
         )
 
     return match
+
+
+async def waiting_on_locks(sql: Any, count: int) -> None:
+    """Until ``count`` of the service's connections wait for a lock."""
+    import asyncio
+
+    async with asyncio.timeout(10):
+        while True:
+            ((waiting,),) = sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'dengue-ward' AND wait_event_type = 'Lock'"
+            )
+            if waiting >= count:
+                return
+            await asyncio.sleep(0.02)

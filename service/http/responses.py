@@ -44,8 +44,8 @@ def options_response(path: str, allow: str, view: str | None = None) -> web.Resp
     return json_response(options_metadata(name), headers={"Allow": allow})
 
 
-def no_content() -> web.Response:
-    return web.Response(status=204)
+def no_content(headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.Response(status=204, headers=headers)
 
 
 def error_response(error: ApiError, request_id: str | None = None) -> web.Response:

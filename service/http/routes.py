@@ -14,7 +14,10 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDict
 
-from ..resources import Listing, Obj, Page, Resource, etag, parse_if_match
+from ..context import Context
+from ..errors import ParseError
+from ..idempotency import KEY_MESSAGE, KEY_RE, fingerprint, run_once
+from ..resources import Listing, Page, Resource, etag, parse_if_match
 from .body import read_data
 from .context import context, not_allowed
 from .responses import LIST_ALLOW, json_response, no_content
@@ -69,6 +72,29 @@ def paginated(request: web.Request, listing: Listing, page: Page) -> dict[str, A
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+Write = Callable[[], Awaitable[tuple[int, Any]]]
+
+
+async def write_once(request: web.Request, ctx: Context, data: Any, call: Write, tagged: bool = False) -> web.Response:
+    """Run a write, once per ``Idempotency-Key`` if the request has one, and
+    reply: the object (with its ETag if ``tagged``), or 204 without a body."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        status, obj = await call()
+        replayed = False
+    else:
+        if not KEY_RE.fullmatch(key):
+            raise ParseError(f"Idempotency-Key: {KEY_MESSAGE}")
+        reply = await run_once(ctx, key, fingerprint(request.method, request.path, data), call)
+        status, obj, replayed = reply.status, reply.data, reply.replayed
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    if status == 204:
+        return no_content(headers)
+    if tagged and isinstance(obj, dict):
+        headers["ETag"] = etag(obj)
+    return json_response(obj, status=status, headers=headers)
+
+
 def list_handler(resource: Resource) -> Handler:
     allow = LIST_ALLOW if resource.create else "GET, HEAD, OPTIONS"
 
@@ -79,15 +105,15 @@ def list_handler(resource: Resource) -> Handler:
             listing = await resource.list(ctx, query_params(request), page)
             return json_response(listing.items if page is None else paginated(request, listing, page))
         if request.method == "POST" and resource.create:
-            return json_response(await resource.create(ctx, await read_data(request)), status=201)
+            create, data = resource.create, await read_data(request)
+
+            async def call() -> tuple[int, Any]:
+                return 201, await create(ctx, data)
+
+            return await write_once(request, ctx, data, call)
         raise not_allowed(request, allow, f"{resource.model} List")
 
     return handler
-
-
-def with_etag(obj: Obj) -> web.Response:
-    """A detail reply with the object's ETag, for a later If-Match."""
-    return json_response(obj, headers={"ETag": etag(obj)})
 
 
 def detail_handler(resource: Resource) -> Handler:
@@ -98,14 +124,24 @@ def detail_handler(resource: Resource) -> Handler:
         ctx = await context(request)
         pk = request.match_info["pk"]
         if request.method in ("GET", "HEAD"):
-            return with_etag(await resource.retrieve(ctx, pk))
+            obj = await resource.retrieve(ctx, pk)
+            return json_response(obj, headers={"ETag": etag(obj)})
         ctx = replace(ctx, if_match=parse_if_match(request.headers.get("If-Match")))
         if request.method in ("PUT", "PATCH") and resource.update:
-            data = await read_data(request)
-            return with_etag(await resource.update(ctx, pk, data, request.method == "PATCH"))
+            update, data, partial = resource.update, await read_data(request), request.method == "PATCH"
+
+            async def call() -> tuple[int, Any]:
+                return 200, await update(ctx, pk, data, partial)
+
+            return await write_once(request, ctx, data, call, tagged=True)
         if request.method == "DELETE" and resource.delete:
-            await resource.delete(ctx, pk)
-            return no_content()
+            delete = resource.delete
+
+            async def remove() -> tuple[int, Any]:
+                await delete(ctx, pk)
+                return 204, None
+
+            return await write_once(request, ctx, None, remove)
         raise not_allowed(request, allow, f"{resource.model} Instance")
 
     return handler
@@ -118,8 +154,12 @@ def detail_action_handler(resource: Resource, name: str) -> Handler:
         ctx = await context(request)
         if request.method != "POST":
             raise not_allowed(request, "POST, OPTIONS")
-        status, obj = await action(ctx, request.match_info["pk"])
-        return json_response(obj, status=status)
+        pk = request.match_info["pk"]
+
+        async def call() -> tuple[int, Any]:
+            return await action(ctx, pk)
+
+        return await write_once(request, ctx, None, call)
 
     return handler
 

@@ -239,7 +239,30 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
                 "responses": responses(replies, "401", *forbidden, "404", "503"),
             },
         }
+    for item in paths.values():
+        for method in WRITES:
+            if method in item:
+                idempotent(item[method])
     return paths
+
+
+WRITES = ("post", "put", "patch", "delete")
+IDEMPOTENCY_KEY: Schema = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any 1 to 255 visible ASCII characters, new for each write the client means (a UUID). "
+    "A retry with the same key and request within 24 h gets the first reply again (with "
+    "`Idempotent-Replayed: true`) and writes nothing; the same key with another request is 422. Over the "
+    'socket: `"idempotency_key"` in the payload.',
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
+def idempotent(operation: dict[str, Any]) -> None:
+    """A write takes an Idempotency-Key: the parameter and its 422."""
+    operation["parameters"] = [*operation.get("parameters", []), IDEMPOTENCY_KEY]
+    operation["responses"] = dict(sorted({**operation["responses"], "422": ref("responses", "KeyReused")}.items()))
 
 
 IF_MATCH: Schema = {

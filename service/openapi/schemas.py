@@ -214,6 +214,9 @@ RESPONSES: dict[str, Schema] = {
     "PreconditionFailed": error_response(
         "If-Match named another version: `This record was changed by someone else since you loaded it.`"
     ),
+    "KeyReused": error_response(
+        "The Idempotency-Key was used for another request: `This idempotency key was already used for another request.`"
+    ),
     "TooManyRequests": error_response(
         "Throttled (DRF's text): `Request was throttled. Expected available in N seconds.`",
         RETRY_AFTER,

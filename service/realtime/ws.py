@@ -34,6 +34,7 @@ from ..errors import (
     ValidationError,
     as_api_error,
 )
+from ..idempotency import check_key, fingerprint, run_once
 from ..resources import Resource, parse_if_match
 from ..sqlfiles import Q
 from ..validation import REQUIRED, parse_pk
@@ -206,11 +207,31 @@ async def handle_frame(ctx: Context, session: Session, text: str, streams: Strea
     try:
         if run is None:
             raise MethodNotAllowed(str(action))
-        status, data = await run(ctx, resource, payload, session)
+        status, data = await run_write_once(ctx, resource, payload, session, run)
     except Exception as exc:
         error = as_api_error(exc, f"during {action!r} on stream {stream!r}")
         return reply(stream, action, request_id, error.status, errors=error.ws_errors())
     return reply(stream, action, request_id, status, data=data)
+
+
+READS = {"list", "retrieve", "subscribe_instance", "unsubscribe_instance"}
+
+
+async def run_write_once(
+    ctx: Context, resource: Resource, payload: Payload, session: Session, run: WsAction
+) -> tuple[int, Any]:
+    """An action, run once per ``"idempotency_key"`` when a write carries one
+    (the same store and rules as HTTP's Idempotency-Key)."""
+    key = payload.get("idempotency_key")
+    if key is None or payload.get("action") in READS:
+        return await run(ctx, resource, payload, session)
+    request = fingerprint(resource.name, payload.get("action"), payload.get("pk"), payload.get("data"))
+
+    async def call() -> tuple[int, Any]:
+        return await run(ctx, resource, payload, session)
+
+    reply = await run_once(ctx, check_key(key), request, call)
+    return reply.status, reply.data
 
 
 def _since(request: web.Request) -> int | None:

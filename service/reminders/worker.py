@@ -22,6 +22,7 @@ from typing import Any
 import aiopg
 import psycopg2
 
+from .. import idempotency
 from ..auth import sessions
 from ..config import Settings
 from ..db import Database, create_pool
@@ -176,6 +177,7 @@ class Worker:
                 self.settings.event_retention_seconds,
             )
         await self.prune_sessions()
+        await self.db.execute(Q.prune_idempotency_keys, {"retention_seconds": idempotency.RETENTION_SECONDS})
 
     async def prune_sessions(self) -> int:
         """Delete sessions past their idle or absolute limit; their sockets

@@ -5,43 +5,13 @@ lost update into a 412."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
-import psycopg2
 import pytest
 
-from ..helpers import create_patient, create_report, request
+from ..helpers import create_patient, create_report, request, waiting_on_locks
 
 STALE = {"detail": "This record was changed by someone else since you loaded it."}
-
-
-@pytest.fixture
-def hold(database_url: str) -> Iterator[Any]:
-    """Hold a patient's write lock in a transaction of our own until released."""
-    conn = psycopg2.connect(database_url)
-
-    def lock(patient_id: int) -> Any:
-        with conn.cursor() as cur:
-            cur.execute("SELECT id FROM patients WHERE id = %s FOR NO KEY UPDATE", (patient_id,))
-        return conn.rollback
-
-    yield lock
-    conn.rollback()
-    conn.close()
-
-
-async def waiting_on_locks(sql: Any, count: int) -> None:
-    """Until ``count`` of the service's connections wait for a lock."""
-    async with asyncio.timeout(10):
-        while True:
-            ((waiting,),) = sql(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND application_name = 'dengue-ward' AND wait_event_type = 'Lock'"
-            )
-            if waiting >= count:
-                return
-            await asyncio.sleep(0.02)
 
 
 def reminder(sql: Any, patient_id: int) -> Any:

@@ -411,6 +411,59 @@ async def test_every_operation_matches_the_document(client, alice, admin, make_u
         session: sessions[0]["id"],
     }
 
+    # Idempotency keys on every write: a retry is replayed, the same key with
+    # another request is 422. Each case: a first request and another one.
+    async def made(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        resp = await client.post(path, json=body, headers=S)
+        assert resp.status == 201, await resp.text()
+        return await resp.json()
+
+    async def fresh_report() -> dict[str, Any]:
+        owner = await made(pts, {**PATIENT, "first_name": "Keyed"})
+        return await made(rps, report_body(owner["id"], warning_signs="vomiting"))
+
+    async def history_of(report_id: int) -> int:
+        rows = await (await client.get(f"{hs}?report={report_id}", headers=S)).json()
+        return rows[0]["history_id"]
+
+    async def notification_of(report_id: int) -> int:
+        notes = await (await client.get("/api/notifications/", headers=S)).json()
+        return next(n["id"] for n in notes if n["report"] == report_id)
+
+    async def case(method: str, template: str) -> tuple[str, Any, str, Any]:
+        if template == pts:
+            return pts, PATIENT, pts, {**PATIENT, "first_name": "Another"}
+        if template == rps:
+            owner = await made(pts, PATIENT)
+            return rps, report_body(owner["id"]), rps, report_body(owner["id"], pulse=1)
+        one, two = await fresh_report(), await fresh_report()
+        if template == pt:
+            urls = [fill(pt, {"patients": r["patient"]}) for r in (one, two)]
+            body: Any = {"put": PATIENT, "patch": {"last_name": "K"}}.get(method)
+        elif template == rp:
+            urls = [fill(rp, {"reports": r["id"]}) for r in (one, two)]
+            body = {"put": report_body(one["patient"]), "patch": {"pulse": 70}}.get(method)
+        elif template in (h, restore):
+            urls = [fill(template, {"history": await history_of(r["id"])}) for r in (one, two)]
+            body = {"history_change_reason": "keyed"} if method in ("put", "patch") else None
+        else:
+            urls = [fill(template, {"notifications": await notification_of(r["id"])}) for r in (one, two)]
+            body = None
+        if body is None:  # no body: another object is another request
+            return urls[0], None, urls[1], None
+        return urls[0], body, urls[0], {**body, "_other": 1}
+
+    for template, method, op in operations(spec):
+        if "422" not in op["responses"]:
+            continue
+        url_a, body_a, url_b, body_b = await case(method, template)
+        key = {**S, "Idempotency-Key": f"{method}-{template}"}
+        success = next(s for s in op["responses"] if s.startswith("2"))
+        first = await api.call(method, template, int(success), url_a, headers=key, json=body_a)
+        again = await api.call(method, template, int(success), url_a, headers=key, json=body_a)
+        assert first == again
+        await api.call(method, template, 422, url_b, headers=key, json=body_b)
+
     # Errors every operation of a kind shares, from the document itself
     for template, method, op in operations(spec):
         url = fill(template, ids)
