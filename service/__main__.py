@@ -94,8 +94,10 @@ def _createuser(args: argparse.Namespace, settings: Settings) -> int:
     password = _read_password(args)
 
     async def work(db: Database) -> None:
-        user = await actions.create_user(db, args.username, password, args.email, args.staff, args.superuser)
+        user = await actions.create_user(db, args.username, password, args.email, args.staff, args.superuser, args.ward)
         print(f"Created user {user.username!r} (id {user.id}).")
+        if not user.wards and not (args.staff or args.superuser):
+            print("Warning: the user belongs to no ward and sees no patient (give --ward NAME).", file=sys.stderr)
 
     asyncio.run(_with_db(settings, work))
     return 0
@@ -109,6 +111,33 @@ def _changepassword(args: argparse.Namespace, settings: Settings) -> int:
     async def work(db: Database) -> None:
         await actions.change_password(db, args.username, password)
         print(f"Password changed for {args.username!r}.")
+
+    asyncio.run(_with_db(settings, work))
+    return 0
+
+
+def _wards(args: argparse.Namespace, settings: Settings) -> int:
+    from .audit import actions as audit
+    from .sqlfiles import Q
+
+    if args.create and not (args.name or "").strip():
+        raise SystemExit("Error: name the ward to create: wards create NAME")
+
+    async def work(db: Database) -> None:
+        if args.create:
+            name = args.name.strip()
+            if len(name) > 100:
+                raise SystemExit("Error: a ward's name has at most 100 characters.")
+            if await db.fetchone(Q.ward_by_name, {"name": name}):
+                raise SystemExit(f"Error: a ward named {name!r} already exists.")
+            async with db.transaction() as tx:
+                row = await tx.fetchone(Q.insert_ward, {"name": name})
+                assert row is not None
+                await audit.record(tx, None, "ward.create", "ward", row["id"], after={"name": name})
+            print(f"Created ward {name!r} (id {row['id']}).")
+            return
+        for ward in await db.fetchall(Q.list_wards, {"after_key": None, "after_id": None, "limit": None, "offset": 0}):
+            print(f"{ward['id']}\t{ward['name']}")
 
     asyncio.run(_with_db(settings, work))
     return 0
@@ -150,7 +179,18 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--staff", action="store_true", help="may manage users")
     create.add_argument("--superuser", action="store_true", help="may do everything (implies --staff)")
     create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    create.add_argument(
+        "--ward",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a ward the user belongs to (repeat for several; default: the only ward, if there is one)",
+    )
     create.set_defaults(run=_createuser)
+    wards = sub.add_parser("wards", help="list the wards, or create one: wards create NAME")
+    wards.add_argument("create", nargs="?", choices=["create"], help="create a ward")
+    wards.add_argument("name", nargs="?", help="the new ward's name")
+    wards.set_defaults(run=_wards)
     change = sub.add_parser("changepassword", help="set a user's password")
     change.add_argument("username")
     change.add_argument("--password-stdin", action="store_true", help="read the password from standard input")

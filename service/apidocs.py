@@ -98,4 +98,7 @@ class ResourceDocs:
     # action's name) only some may call -> who (e.g. "superusers only"):
     # 403 for anyone else, and "(who)" after the operation's summary.
     restricted: dict[str, str] = field(default_factory=dict)
+    # Replies of the standard operations beyond the usual ones, e.g. the 409
+    # of deleting a ward that has patients: operation -> replies.
+    replies: dict[str, tuple[Reply, ...]] = field(default_factory=dict)
     actions: dict[str, ActionDoc] = field(default_factory=dict)  # one for each detail action

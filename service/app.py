@@ -11,6 +11,7 @@ from aiohttp import web
 from . import board, health, openapi
 from . import db as dbmod
 from .appkeys import DB, GUARD, HUB, SETTINGS
+from .audit import actions as audit
 from .auth import http as auth_http
 from .auth.actions import LoginGuard
 from .auth.passwords import Hasher
@@ -25,6 +26,8 @@ from .realtime.hub import Hub
 from .realtime.publisher import Publisher
 from .reports import actions as reports
 from .resources import Resource
+from .users import actions as users
+from .wards import actions as wards
 
 log = logging.getLogger("service")
 
@@ -36,6 +39,9 @@ RESOURCES: tuple[Resource, ...] = (
     reports.RESOURCE,
     history.RESOURCE,
     notifications.RESOURCE,
+    wards.RESOURCE,
+    users.RESOURCE,
+    audit.RESOURCE,
 )
 
 

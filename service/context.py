@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .config import Settings
-from .db import Database
 from .errors import NotAuthenticated
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .db import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,7 @@ class User:
     is_active: bool
     is_staff: bool
     is_superuser: bool
+    wards: frozenset[int] = frozenset()  # the wards whose patients the user may see
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> User:
@@ -33,7 +36,20 @@ class User:
             is_active=row["is_active"],
             is_staff=row["is_staff"],
             is_superuser=row["is_superuser"],
+            wards=frozenset(row.get("wards") or ()),
         )
+
+    @property
+    def sees_all(self) -> bool:
+        """Staff and superusers see every ward."""
+        return self.is_staff or self.is_superuser
+
+    def sees(self, ward: int | None) -> bool:
+        return self.sees_all or (ward is not None and ward in self.wards)
+
+    def scope(self) -> list[int] | None:
+        """The wards to filter by; None when the user sees every ward."""
+        return None if self.sees_all else sorted(self.wards)
 
 
 @dataclass(frozen=True, slots=True)

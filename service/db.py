@@ -30,7 +30,12 @@ AfterCommit = Callable[[Sequence[Event]], None]
 
 async def _on_connect(conn: aiopg.Connection) -> None:
     async with conn.cursor() as cur:
-        await cur.execute("SET TIME ZONE 'UTC'")
+        # Every execution of a prepared query is planned with its own values:
+        # the lists' optional filters ("x IS NULL OR col = x") then drop out
+        # and each call uses the index its filters allow. A generic plan,
+        # which PostgreSQL would switch to after five runs, cannot: it walked
+        # the whole time index for ?patient= (4.5 ms -> 179 ms at 500k rows).
+        await cur.execute("SET TIME ZONE 'UTC'; SET plan_cache_mode = force_custom_plan")
 
 
 async def create_pool(dsn: str, minsize: int, maxsize: int, name: str = "dengue-ward") -> aiopg.Pool:
@@ -221,6 +226,8 @@ class Tx:
                 "actions": [e.action for e in self.events],
                 "pks": [e.pk for e in self.events],
                 "datas": [e.data.decode() for e in self.events],
+                "wards": [e.ward for e in self.events],
+                "prior_wards": [e.prior_ward for e in self.events],
             },
         )
         (last_id,) = await self._cur.fetchone()

@@ -9,10 +9,13 @@ serve the Redis message, the replay from the table and every WebSocket frame
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
+
 from . import jsonutil
+from .context import User
 
 CREATE, UPDATE, DELETE, NOTIFICATION = "create", "update", "delete", "notification"
 STATUS = {CREATE: 201, UPDATE: 200, DELETE: 204, NOTIFICATION: 201}
@@ -32,16 +35,20 @@ class Event:
     pk: int
     data: bytes  # the object as JSON, with "pk" beside "id"
     id: int = 0
+    # Who may see it: the ward of the patient it concerns (None: staff only),
+    # and for a patient moved to another ward, the ward it left.
+    ward: int | None = None
+    prior_ward: int | None = None
 
     @classmethod
-    def of(cls, stream: str, action: str, obj: dict[str, Any], pk_key: str = "id") -> Event:
+    def of(cls, stream: str, action: str, obj: dict[str, Any], ward: int | None, pk_key: str = "id") -> Event:
         pk = obj[pk_key]
-        return cls(stream, action, pk, jsonutil.dumps({**obj, "pk": pk}))
+        return cls(stream, action, pk, jsonutil.dumps({**obj, "pk": pk}), ward=ward)
 
     @classmethod
-    def deleted(cls, stream: str, pk: int, **extra: Any) -> Event:
+    def deleted(cls, stream: str, pk: int, ward: int | None, **extra: Any) -> Event:
         """A delete carries only the key (``pk`` and ``id``) and ``extra``."""
-        return cls(stream, DELETE, pk, jsonutil.dumps({"pk": pk, "id": pk, **extra}))
+        return cls(stream, DELETE, pk, jsonutil.dumps({"pk": pk, "id": pk, **extra}), ward=ward)
 
     @classmethod
     def sessions_ended(cls, user_id: int, session_ids: list[int]) -> Event:
@@ -69,3 +76,24 @@ def hint_of(message: Any) -> int | None:
     if not isinstance(message, bytes) or not 0 < len(message) <= 19 or not message.isdigit():
         return None
     return int(message)
+
+
+def seen_by(event: Event, user: User) -> Event | None:
+    """The event as this user may see it: itself; for a patient (or report)
+    moved from a ward the user cannot see into one they can, a create; moved
+    out of their sight, a delete (only the key, and the patient of a
+    report); nothing when it concerns no ward of theirs."""
+    sees_now = user.sees(event.ward)
+    if event.prior_ward is None or user.sees_all:
+        return event if sees_now else None
+    saw_before = user.sees(event.prior_ward)
+    if sees_now and saw_before:
+        return event
+    if sees_now:
+        return replace(event, action=CREATE, prior_ward=None)
+    if saw_before:
+        extra = {}
+        if event.stream == "reports":
+            extra["patient"] = orjson.loads(event.data).get("patient")
+        return replace(event, action=DELETE, data=jsonutil.dumps({"pk": event.pk, "id": event.pk, **extra}))
+    return None

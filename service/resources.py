@@ -8,6 +8,7 @@ the very same validation, permission checks, SQL, history and events.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,33 +18,20 @@ from . import jsonutil
 from .apidocs import ResourceDocs, Schema
 from .context import Context
 from .errors import NotFound, PreconditionFailed, ValidationError, not_found_for
-from .validation import BIGINT_MAX, in_bigint, parse_pk
+from .lists import ListSpec
+from .validation import Field, FieldError, Kind, clean_value, in_bigint, parse_pk
 
 Obj = dict[str, Any]
 Filters = Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    """LimitOffsetPagination's window; lists are whole without one."""
-
-    limit: int
-    offset: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Listing:
-    items: list[Obj]
-    count: int | None = None  # total across pages, when paginated
-
-
-ListAction = Callable[[Context, Filters, "Page | None"], Awaitable[Listing]]
 RetrieveAction = Callable[[Context, Any], Awaitable[Obj]]
 CreateAction = Callable[[Context, Any], Awaitable[Obj]]
 UpdateAction = Callable[[Context, Any, Any, bool], Awaitable[Obj]]
 DeleteAction = Callable[[Context, Any], Awaitable[None]]
-# Extra actions on one object (restore, acknowledge): (ctx, pk) -> (status, obj)
-DetailAction = Callable[[Context, Any], Awaitable[tuple[int, Obj]]]
+# Extra actions on one object (restore, acknowledge, set_password):
+# (ctx, pk, body or None) -> (status, obj)
+DetailAction = Callable[[Context, Any, Any], Awaitable[tuple[int, Obj]]]
 
 
 @dataclass(frozen=True)
@@ -61,13 +49,15 @@ class Resource:
     name: str  # URL segment and stream name
     model: str  # for "No <model> matches the given query."; its schema's name in the API document
     lookup: str  # the lookup key in URLs and the "pk" of frames
-    list: ListAction
+    list: ListSpec
     retrieve: RetrieveAction
     create: CreateAction | None = None
     update: UpdateAction | None = None
     delete: DeleteAction | None = None
     # Allowed on the socket only if also allowed over HTTP, and vice versa.
     detail_actions: dict[str, DetailAction] = field(default_factory=dict)
+    # Those of the detail actions that read a body (the others ignore it).
+    body_actions: frozenset[str] = frozenset()
     filters: tuple[Filter, ...] = ()
     # Its texts and read-only properties in the API document (service/openapi/).
     docs: ResourceDocs = field(kw_only=True)
@@ -121,27 +111,45 @@ def id_filter(filters: Filters, name: str) -> int | None:
     return pk
 
 
-def window(page: Page | None) -> dict[str, int | None]:
-    """LIMIT/OFFSET parameters of a list query (NULL limit = all rows).
+def bool_filter(filters: Filters, name: str, tz: Any) -> bool | None:
+    """An optional ``?name=true|false`` list filter."""
+    raw = filters.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return clean_value(Field(name, Kind.BOOL), raw, tz)
+    except FieldError as exc:
+        raise ValidationError({name: exc.messages}) from None
 
-    Capped at a bigint, the most PostgreSQL takes; no table holds more rows.
-    """
-    if page is None:
-        return {"limit": None, "offset": 0}
-    return {"limit": min(page.limit, BIGINT_MAX), "offset": min(page.offset, BIGINT_MAX)}
+
+def time_filter(filters: Filters, name: str, tz: Any) -> dt.datetime | None:
+    """An optional ``?since=`` / ``?until=`` moment (ISO 8601, as fields take it)."""
+    raw = filters.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return clean_value(Field(name, Kind.DATETIME), raw, tz)
+    except FieldError as exc:
+        raise ValidationError({name: exc.messages}) from None
 
 
-async def run_listing(
-    ctx: Context,
-    list_sql: str,
-    count_sql: str,
-    params: dict[str, Any],
-    page: Page | None,
-    serialize: Callable[[dict[str, Any]], Obj],
-) -> Listing:
-    rows = await ctx.db.fetchall(list_sql, {**params, **window(page)})
-    count = None
-    if page is not None:
-        row = await ctx.db.fetchone(count_sql, params)
-        count = row["count"] if row else 0
-    return Listing([serialize(r) for r in rows], count)
+SEARCH_MAX = 100
+
+
+def search_filter(filters: Filters, name: str = "search") -> str | None:
+    """``?search=``: a case-insensitive substring, as an ILIKE pattern."""
+    raw = filters.get(name)
+    if raw is None or not isinstance(raw, str) or not raw.strip():
+        return None
+    text = raw.strip()
+    if len(text) > SEARCH_MAX:
+        raise ValidationError({name: [f"Ensure this field has no more than {SEARCH_MAX} characters."]})
+    if "\x00" in text:
+        raise ValidationError({name: ["Null characters are not allowed."]})
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def scope(ctx: Context) -> dict[str, Any]:
+    """The caller's need-to-know: ``wards`` for the queries (NULL: every ward)."""
+    return {"wards": ctx.require_user().scope()}

@@ -54,6 +54,7 @@ class Kind:
     DATETIME = "datetime"
     BOOL = "bool"
     FK = "fk"  # primary key of another row; existence is checked by the database
+    FK_LIST = "fk_list"  # a list of primary keys (DRF's many=True related field)
 
 
 @dataclass(frozen=True)
@@ -364,6 +365,21 @@ def _clean_fk(field: Field, value: Any, tz: ZoneInfo) -> int:
     return pk
 
 
+MAX_LIST_ITEMS = 1000
+
+
+def _clean_fk_list(field: Field, value: Any, tz: ZoneInfo) -> list[int]:
+    """DRF's ManyRelatedField: a list of ids, each as _clean_fk takes it."""
+    if not isinstance(value, list):
+        raise FieldError(f'Expected a list of items but got type "{type_name(value)}".')
+    if len(value) > MAX_LIST_ITEMS:
+        raise FieldError(f"Ensure this field has no more than {MAX_LIST_ITEMS} elements.")
+    ids = []
+    for item in value:
+        ids.append(_clean_fk(field, item, tz))
+    return sorted(set(ids))
+
+
 def does_not_exist(value: Any) -> str:
     return f'Invalid pk "{value}" - object does not exist.'
 
@@ -399,4 +415,5 @@ _CLEANERS: dict[str, Callable[[Field, Any, ZoneInfo], Any]] = {
     Kind.DATETIME: _clean_datetime,
     Kind.BOOL: _clean_bool,
     Kind.FK: _clean_fk,
+    Kind.FK_LIST: _clean_fk_list,
 }

@@ -8,16 +8,17 @@
 -- last statement returns the id of the last event inserted here (ids of one
 -- transaction are consecutive because of the lock).
 SELECT pg_advisory_xact_lock(1684368999);
-INSERT INTO events (stream, action, object_id, data)
-SELECT e.stream, e.action, e.object_id, e.data
-  FROM unnest(%(streams)s::text[], %(actions)s::text[], %(pks)s::bigint[], %(datas)s::json[])
-       WITH ORDINALITY AS e (stream, action, object_id, data, n)
+INSERT INTO events (stream, action, object_id, data, ward, prior_ward)
+SELECT e.stream, e.action, e.object_id, e.data, e.ward, e.prior_ward
+  FROM unnest(%(streams)s::text[], %(actions)s::text[], %(pks)s::bigint[], %(datas)s::json[],
+              %(wards)s::bigint[], %(prior_wards)s::bigint[])
+       WITH ORDINALITY AS e (stream, action, object_id, data, ward, prior_ward, n)
  ORDER BY e.n;
 COMMIT;
 SELECT currval(pg_get_serial_sequence('events', 'id'));
 
 -- name: events_after
-SELECT id, stream, action, object_id, data::text AS data
+SELECT id, stream, action, object_id, data::text AS data, ward, prior_ward
   FROM events
  WHERE id > %(after)s AND id <= %(upto)s
  ORDER BY id

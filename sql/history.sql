@@ -8,15 +8,20 @@
 -- name: list_history
 -- The page first, then the log entries of just its rows: one index scan of
 -- report_history_reasons_history_idx for the page's ids, whatever the page's
--- size or offset. (A correlated subquery per row would cost as much when
--- run, but its estimate grows with LIMIT, and past five executions
--- PostgreSQL then prefers the generic plan of the prepared statement: a
--- sequential scan and sort of the whole table for every page.)
+-- size or offset. Every filter is optional (NULL), as in list_reports; the
+-- time window is on history_date.
 WITH page AS (
     SELECT *
       FROM report_history
-     WHERE (%(report)s::bigint IS NULL OR id = %(report)s::bigint)
+     WHERE (%(wards)s::bigint[] IS NULL
+           OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[]))
+           OR patient IN (SELECT d.id FROM deleted_patients d WHERE d.ward = ANY(%(wards)s::bigint[])))
+       AND (%(report)s::bigint IS NULL OR id = %(report)s::bigint)
        AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+       AND (%(since)s::timestamptz IS NULL OR history_date >= %(since)s::timestamptz)
+       AND (%(until)s::timestamptz IS NULL OR history_date <= %(until)s::timestamptz)
+       AND (%(after_key)s::timestamptz IS NULL
+            OR (history_date, history_id) < (%(after_key)s::timestamptz, %(after_id)s::bigint))
      ORDER BY history_date DESC, history_id DESC
      LIMIT %(limit)s OFFSET %(offset)s
 ), logs AS (
@@ -32,11 +37,46 @@ SELECT page.*, coalesce(logs.log, '[]') AS history_change_reason_log
   LEFT JOIN logs ON logs.history_id = page.history_id
  ORDER BY page.history_date DESC, page.history_id DESC;
 
+-- name: list_history_back
+WITH page AS (
+    SELECT *
+      FROM report_history
+     WHERE (%(wards)s::bigint[] IS NULL
+           OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[]))
+           OR patient IN (SELECT d.id FROM deleted_patients d WHERE d.ward = ANY(%(wards)s::bigint[])))
+       AND (%(report)s::bigint IS NULL OR id = %(report)s::bigint)
+       AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+       AND (%(since)s::timestamptz IS NULL OR history_date >= %(since)s::timestamptz)
+       AND (%(until)s::timestamptz IS NULL OR history_date <= %(until)s::timestamptz)
+       AND (history_date, history_id) > (%(before_key)s::timestamptz, %(before_id)s::bigint)
+     ORDER BY history_date ASC, history_id ASC
+     LIMIT %(limit)s
+), logs AS (
+    SELECT l.history_id,
+           json_agg(json_build_object('changed_by', l.changed_by, 'changed_at', l.changed_at,
+                                      'previous', l.previous) ORDER BY l.id) AS log
+      FROM report_history_reasons l
+     WHERE l.history_id = ANY (ARRAY(SELECT history_id FROM page))
+     GROUP BY l.history_id
+)
+SELECT page.*, coalesce(logs.log, '[]') AS history_change_reason_log
+  FROM page
+  LEFT JOIN logs ON logs.history_id = page.history_id
+ ORDER BY page.history_date ASC, page.history_id ASC;
+
 -- name: count_history
+-- Bounded, as count_patients. A deleted patient's history stays with their ward.
 SELECT count(*) AS count
-  FROM report_history
- WHERE (%(report)s::bigint IS NULL OR id = %(report)s::bigint)
-   AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint);
+  FROM (SELECT 1
+          FROM report_history
+         WHERE (%(wards)s::bigint[] IS NULL
+              OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[]))
+              OR patient IN (SELECT d.id FROM deleted_patients d WHERE d.ward = ANY(%(wards)s::bigint[])))
+          AND (%(report)s::bigint IS NULL OR id = %(report)s::bigint)
+          AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+          AND (%(since)s::timestamptz IS NULL OR history_date >= %(since)s::timestamptz)
+          AND (%(until)s::timestamptz IS NULL OR history_date <= %(until)s::timestamptz)
+         LIMIT %(bound)s) AS bounded;
 
 -- name: get_history
 SELECT h.*,
@@ -45,7 +85,10 @@ SELECT h.*,
           FROM report_history_reasons l
          WHERE l.history_id = h.history_id) AS history_change_reason_log
   FROM report_history h
- WHERE h.history_id = %(history_id)s;
+ WHERE h.history_id = %(history_id)s
+   AND (%(wards)s::bigint[] IS NULL
+        OR h.patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[]))
+        OR h.patient IN (SELECT d.id FROM deleted_patients d WHERE d.ward = ANY(%(wards)s::bigint[])));
 
 -- name: lock_history_reason
 -- What deciding on a change of the reason needs, locked until the

@@ -1,30 +1,60 @@
 -- Notifications: what a report raised, and observation-due reminders.
 
 -- name: list_notifications
-SELECT id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by
+-- Newest first; every filter optional (NULL), as in list_reports.
+SELECT id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by, acknowledged_reason
   FROM notifications
- WHERE (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+ WHERE (%(wards)s::bigint[] IS NULL
+        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
+   AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
    AND (%(acknowledged)s::boolean IS NULL OR (acknowledged_at IS NOT NULL) = %(acknowledged)s::boolean)
+   AND (%(admitted)s::boolean IS NULL
+        OR patient IN (SELECT p.id FROM patients p WHERE (p.dismissal_date IS NULL) = %(admitted)s::boolean))
+   AND (%(after_key)s::timestamptz IS NULL
+        OR (created_at, id) < (%(after_key)s::timestamptz, %(after_id)s::bigint))
  ORDER BY created_at DESC, id DESC
  LIMIT %(limit)s OFFSET %(offset)s;
 
--- name: count_notifications
-SELECT count(*) AS count
+-- name: list_notifications_back
+SELECT id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by, acknowledged_reason
   FROM notifications
- WHERE (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
-   AND (%(acknowledged)s::boolean IS NULL OR (acknowledged_at IS NOT NULL) = %(acknowledged)s::boolean);
+ WHERE (%(wards)s::bigint[] IS NULL
+        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
+   AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+   AND (%(acknowledged)s::boolean IS NULL OR (acknowledged_at IS NOT NULL) = %(acknowledged)s::boolean)
+   AND (%(admitted)s::boolean IS NULL
+        OR patient IN (SELECT p.id FROM patients p WHERE (p.dismissal_date IS NULL) = %(admitted)s::boolean))
+   AND (created_at, id) > (%(before_key)s::timestamptz, %(before_id)s::bigint)
+ ORDER BY created_at ASC, id ASC
+ LIMIT %(limit)s;
+
+-- name: count_notifications
+-- Bounded, as count_patients.
+SELECT count(*) AS count
+  FROM (SELECT 1 FROM notifications
+        WHERE (%(wards)s::bigint[] IS NULL
+               OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
+          AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+          AND (%(acknowledged)s::boolean IS NULL OR (acknowledged_at IS NOT NULL) = %(acknowledged)s::boolean)
+          AND (%(admitted)s::boolean IS NULL
+               OR patient IN (SELECT p.id FROM patients p WHERE (p.dismissal_date IS NULL) = %(admitted)s::boolean))
+         LIMIT %(bound)s) AS bounded;
 
 -- name: get_notification
-SELECT id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by
+SELECT id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by, acknowledged_reason
   FROM notifications
- WHERE id = %(id)s;
+ WHERE id = %(id)s
+   AND (%(wards)s::bigint[] IS NULL
+        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])));
 
 -- name: acknowledge_notification
 -- Idempotent: a second acknowledgement keeps the first one's who and when.
 UPDATE notifications
    SET acknowledged_at = now(), acknowledged_by = %(actor)s
  WHERE id = %(id)s AND acknowledged_at IS NULL
-RETURNING id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by;
+   AND (%(wards)s::bigint[] IS NULL
+        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
+RETURNING id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by, acknowledged_reason;
 
 -- name: insert_notifications
 -- Several at once; an open notification of the same type for the same
@@ -36,7 +66,7 @@ SELECT n.type, n.severity, n.patient, n.report, n.message
        WITH ORDINALITY AS n (type, severity, patient, report, message, ord)
  ORDER BY n.ord
     ON CONFLICT (report, type) WHERE acknowledged_at IS NULL AND report IS NOT NULL DO NOTHING
-RETURNING id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by;
+RETURNING id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by, acknowledged_reason;
 
 -- name: rule_context
 -- What the rules need of the patient's reports before this one.

@@ -54,7 +54,7 @@ UPDATE reminders m
        patients p
  WHERE m.id = c.id AND m.version = c.version AND m.locked_by = %(worker)s
    AND m.fired_at IS NULL AND p.id = m.patient
-RETURNING m.patient, m.report, m.run_at, m.fired_at, p.first_name, p.last_name,
+RETURNING m.patient, p.ward, m.report, m.run_at, m.fired_at, p.first_name, p.last_name,
           (SELECT r.monitoring_interval FROM reports r WHERE r.id = m.report) AS monitoring_interval;
 
 -- name: next_reminder_wait

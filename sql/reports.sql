@@ -5,19 +5,50 @@
 -- (before it, for a delete).
 
 -- name: list_reports
+-- Newest observation first; every filter optional (NULL): the caller's
+-- wards (NULL for staff), a patient, a time window, and the keyset of the
+-- row a page continues after. Planned per call (force_custom_plan), so
+-- ?patient= uses reports_patient_time_idx whatever ran before.
 SELECT *
   FROM reports
- WHERE (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+ WHERE (%(wards)s::bigint[] IS NULL
+        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
+   AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+   AND (%(since)s::timestamptz IS NULL OR time >= %(since)s::timestamptz)
+   AND (%(until)s::timestamptz IS NULL OR time <= %(until)s::timestamptz)
+   AND (%(after_key)s::timestamptz IS NULL OR (time, id) < (%(after_key)s::timestamptz, %(after_id)s::bigint))
  ORDER BY time DESC, id DESC
  LIMIT %(limit)s OFFSET %(offset)s;
 
--- name: count_reports
-SELECT count(*) AS count
+-- name: list_reports_back
+SELECT *
   FROM reports
- WHERE (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint);
+ WHERE (%(wards)s::bigint[] IS NULL
+        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
+   AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+   AND (%(since)s::timestamptz IS NULL OR time >= %(since)s::timestamptz)
+   AND (%(until)s::timestamptz IS NULL OR time <= %(until)s::timestamptz)
+   AND (time, id) > (%(before_key)s::timestamptz, %(before_id)s::bigint)
+ ORDER BY time ASC, id ASC
+ LIMIT %(limit)s;
+
+-- name: count_reports
+-- Bounded, as count_patients.
+SELECT count(*) AS count
+  FROM (SELECT 1 FROM reports
+        WHERE (%(wards)s::bigint[] IS NULL
+               OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
+          AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+          AND (%(since)s::timestamptz IS NULL OR time >= %(since)s::timestamptz)
+          AND (%(until)s::timestamptz IS NULL OR time <= %(until)s::timestamptz)
+         LIMIT %(bound)s) AS bounded;
 
 -- name: get_report
-SELECT * FROM reports WHERE id = %(id)s;
+SELECT *
+  FROM reports
+ WHERE id = %(id)s
+   AND (%(wards)s::bigint[] IS NULL
+        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])));
 
 -- name: lock_report
 SELECT * FROM reports WHERE id = %(id)s FOR UPDATE;

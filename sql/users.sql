@@ -53,6 +53,7 @@ WITH s AS (
 )
 SELECT s.id AS session_id, u.id, u.username, u.email, u.first_name, u.last_name,
        u.is_active, u.is_staff, u.is_superuser,
+       ARRAY(SELECT uw.ward FROM user_wards uw WHERE uw.user_id = u.id) AS wards,
        %(idle_seconds)s::float8 AS idle_left,
        extract(epoch FROM s.created + make_interval(secs => %(max_age_seconds)s) - now())::float8 AS age_left
   FROM s
@@ -104,3 +105,55 @@ DELETE FROM auth_sessions
  WHERE last_used < now() - make_interval(secs => %(idle_seconds)s)
     OR created < now() - make_interval(secs => %(max_age_seconds)s)
 RETURNING id, user_id;
+
+-- name: list_users
+-- Staff's list: newest first (see service/lists.py).
+SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.is_active, u.is_staff, u.is_superuser, ARRAY(SELECT uw.ward FROM user_wards uw WHERE uw.user_id = u.id ORDER BY uw.ward) AS wards, u.last_login, u.date_joined
+  FROM users u
+ WHERE (%(after_key)s::timestamptz IS NULL
+        OR (u.date_joined, u.id) < (%(after_key)s::timestamptz, %(after_id)s::bigint))
+ ORDER BY u.date_joined DESC, u.id DESC
+ LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: list_users_back
+SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.is_active, u.is_staff, u.is_superuser, ARRAY(SELECT uw.ward FROM user_wards uw WHERE uw.user_id = u.id ORDER BY uw.ward) AS wards, u.last_login, u.date_joined
+  FROM users u
+ WHERE (u.date_joined, u.id) > (%(before_key)s::timestamptz, %(before_id)s::bigint)
+ ORDER BY u.date_joined ASC, u.id ASC
+ LIMIT %(limit)s;
+
+-- name: count_users
+SELECT count(*) AS count FROM (SELECT 1 FROM users LIMIT %(bound)s) AS bounded;
+
+-- name: get_user
+SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.is_active, u.is_staff, u.is_superuser, ARRAY(SELECT uw.ward FROM user_wards uw WHERE uw.user_id = u.id ORDER BY uw.ward) AS wards, u.last_login, u.date_joined FROM users u WHERE u.id = %(id)s;
+
+-- name: lock_user
+-- Locks the user's row for a change; the other active superusers are
+-- counted under the lock of every superuser row (see active_superusers).
+SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.is_active, u.is_staff, u.is_superuser, ARRAY(SELECT uw.ward FROM user_wards uw WHERE uw.user_id = u.id ORDER BY uw.ward) AS wards, u.last_login, u.date_joined FROM users u WHERE u.id = %(id)s FOR UPDATE;
+
+-- name: active_superusers
+-- Locked, so two staff cannot each remove "another" last superuser at once.
+SELECT id FROM users WHERE is_superuser AND is_active ORDER BY id FOR UPDATE;
+
+-- name: insert_managed_user
+INSERT INTO users (username, password, email, first_name, last_name, is_staff, is_superuser)
+VALUES (%(username)s, %(password)s, %(email)s, %(first_name)s, %(last_name)s, %(is_staff)s, %(is_superuser)s)
+RETURNING id;
+
+-- name: update_managed_user
+UPDATE users
+   SET first_name = %(first_name)s, last_name = %(last_name)s, email = %(email)s,
+       is_active = %(is_active)s, is_staff = %(is_staff)s, is_superuser = %(is_superuser)s
+ WHERE id = %(id)s
+RETURNING id;
+
+-- name: set_user_wards
+-- A user's wards become exactly these.
+WITH gone AS (
+    DELETE FROM user_wards WHERE user_id = %(user_id)s AND NOT (ward = ANY(%(wards)s::bigint[]))
+)
+INSERT INTO user_wards (user_id, ward)
+SELECT %(user_id)s, w FROM unnest(%(wards)s::bigint[]) AS w
+    ON CONFLICT DO NOTHING;

@@ -127,6 +127,9 @@ def empty_tables(database_url: str) -> None:
         (tables,) = cur.fetchone()
         cur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         cur.execute("UPDATE event_horizon SET pruned_through = 0")
+        # the one ward the migration makes (id 1): as a deployment that never
+        # made a second one, where every user belongs to it
+        cur.execute("INSERT INTO wards (name) VALUES ('Dengue ward')")
     conn.close()
 
 
@@ -181,12 +184,22 @@ def hold(database_url: str) -> Iterator[Any]:
 
 @pytest.fixture
 def make_user(sql: Any, password_hash: str) -> Any:
-    def make(username: str, *, superuser: bool = False, active: bool = True, token: bool = True) -> Account:
+    def make(
+        username: str,
+        *,
+        superuser: bool = False,
+        staff: bool = False,
+        active: bool = True,
+        token: bool = True,
+        wards: tuple[int, ...] = (1,),
+    ) -> Account:
         ((user_id,),) = sql(
             "INSERT INTO users (username, password, email, is_active, is_staff, is_superuser) "
             "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-            (username, password_hash, f"{username}@example.com", active, superuser, superuser),
+            (username, password_hash, f"{username}@example.com", active, staff or superuser, superuser),
         )
+        for ward in wards:
+            sql("INSERT INTO user_wards (user_id, ward) VALUES (%s, %s)", (user_id, ward))
         key = secrets.token_hex(20) if token else ""
         if token:
             add_session(sql, user_id, key)

@@ -8,11 +8,12 @@ only translate to and from these functions.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg2.errors
 
+from ..audit import actions as audit
 from ..config import Settings
 from ..context import Context, User
 from ..db import Database, Tx
@@ -203,8 +204,29 @@ async def _write_user(db: Database | Tx, sql: str, params: dict[str, Any]) -> di
     return row
 
 
+async def ward_ids(db: Database, names: list[str]) -> list[int]:
+    """The ids of wards named on the command line; none named: the only
+    ward, while there is exactly one (as for a patient without a ward)."""
+    if not names:
+        only = await db.fetchone(Q.only_ward)
+        return [only["id"]] if only else []
+    ids = []
+    for name in names:
+        row = await db.fetchone(Q.ward_by_name, {"name": name})
+        if row is None:
+            raise ValidationError({"ward": [f'No ward named "{name}".']})
+        ids.append(row["id"])
+    return ids
+
+
 async def create_user(
-    db: Database, username: str, password: str, email: str = "", staff: bool = False, superuser: bool = False
+    db: Database,
+    username: str,
+    password: str,
+    email: str = "",
+    staff: bool = False,
+    superuser: bool = False,
+    wards: list[str] | None = None,
 ) -> User:
     errors: dict[str, list[str]] = {}
     if not USERNAME_RE.fullmatch(username) or len(username) > 150:
@@ -221,7 +243,13 @@ async def create_user(
         "is_staff": staff or superuser,
         "is_superuser": superuser,
     }
-    return User.from_row(await _write_user(db, Q.insert_user, params))
+    ids = await ward_ids(db, wards or [])
+    async with db.transaction() as tx:
+        user = User.from_row(await _write_user(tx, Q.insert_user, params))
+        await tx.execute(Q.set_user_wards, {"user_id": user.id, "wards": ids})
+        after = {"username": username, "email": email, "is_staff": staff or superuser, "is_superuser": superuser}
+        await audit.record(tx, None, "user.create", "user", user.id, after={**after, "wards": ids})
+    return replace(user, wards=frozenset(ids))
 
 
 async def _user_named(db: Database, username: str) -> User:
@@ -240,7 +268,8 @@ async def change_password(db: Database, username: str, password: str) -> None:
     hashed = await _hash(None, password)
     async with db.transaction() as tx:
         await tx.execute(Q.set_password, {"id": user.id, "password": hashed})
-        await sessions.end_all(tx, user.id)
+        ended = await sessions.end_all(tx, user.id)
+        await audit.record(tx, None, "user.set_password", "user", user.id, after={"sessions_ended": ended})
 
 
 async def set_active(db: Database, username: str, active: bool) -> int:
@@ -251,4 +280,5 @@ async def set_active(db: Database, username: str, active: bool) -> int:
         row = await tx.fetchone(Q.set_user_active, {"username": username, "is_active": active})
         assert row is not None
         tx.emit(Event.user_changed(row))
+        await audit.record(tx, None, "user.update", "user", row["id"], {"is_active": not active}, {"is_active": active})
         return 0 if active else await sessions.end_all(tx, row["id"])

@@ -17,6 +17,7 @@ from ..context import Context, User
 from ..db import Row, Tx
 from ..errors import Conflict, PermissionDenied, not_found_for
 from ..events import Event
+from ..lists import ListSpec
 from ..reports import actions as reports
 from ..reports.actions import lock_patients, serialize, write
 from ..reports.fields import COLUMNS
@@ -24,14 +25,13 @@ from ..reports.history import HISTORY_COLUMNS, HISTORY_STREAM, REASON_LOG
 from ..resources import (
     Filter,
     Filters,
-    Listing,
     Obj,
-    Page,
     Resource,
     check_if_match,
     id_filter,
     lookup_id,
-    run_listing,
+    scope,
+    time_filter,
 )
 from ..sqlfiles import Q
 from ..validation import Field, Kind, validate
@@ -89,23 +89,49 @@ def may_change_reason(user: User, row: Row) -> bool:
 async def check_row_version(ctx: Context, tx: Tx, key: dict[str, int]) -> None:
     """If-Match: 412 when the (locked) row changed since the client read it."""
     if ctx.if_match is not None:
-        row = await tx.fetchone(Q.get_history, key)
+        row = await tx.fetchone(Q.get_history, {**key, "wards": None})
         assert row is not None  # locked by the caller
         check_if_match(ctx, history_out(row))
 
 
-async def list_history(ctx: Context, filters: Filters, page: Page | None) -> Listing:
-    ctx.require_user()
-    params = {"report": id_filter(filters, "report"), "patient": id_filter(filters, "patient")}
-    return await run_listing(ctx, Q.list_history, Q.count_history, params, page, history_out)
+def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
+    tz = ctx.settings.tz
+    return {
+        **scope(ctx),
+        "report": id_filter(filters, "report"),
+        "patient": id_filter(filters, "patient"),
+        "since": time_filter(filters, "since", tz),
+        "until": time_filter(filters, "until", tz),
+    }
+
+
+LIST = ListSpec(
+    forward=Q.list_history,
+    back=Q.list_history_back,
+    count=Q.count_history,
+    key="history_date",
+    id="history_id",
+    params=list_params,
+    serialize=lambda ctx, row: history_out(row),
+)
 
 
 async def retrieve(ctx: Context, pk: Any) -> Obj:
-    ctx.require_user()
-    row = await ctx.db.fetchone(Q.get_history, {"history_id": lookup_id(pk, MODEL)})
+    row = await ctx.db.fetchone(Q.get_history, {"history_id": lookup_id(pk, MODEL), **scope(ctx)})
     if row is None:
         raise not_found_for(MODEL)
     return history_out(row)
+
+
+async def visible_row(ctx: Context, tx: Tx, key: dict[str, int]) -> tuple[Row, int | None]:
+    """A history row the user may see, locked for the change, and the ward of
+    its patient (the event's audience); 404 otherwise."""
+    current = await tx.fetchone(Q.lock_history_reason, key)
+    seen = await tx.fetchone(Q.get_history, {**key, **scope(ctx)}) if current is not None else None
+    if current is None or seen is None:
+        raise not_found_for(MODEL)
+    ward = await tx.fetchone(Q.patient_ward, {"id": seen["patient"]})
+    return current, (ward["ward"] if ward else None)
 
 
 async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
@@ -114,11 +140,9 @@ async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
     history_id = lookup_id(pk, MODEL)
     key = {"history_id": history_id}
     async with ctx.db.transaction() as tx:
-        current = await tx.fetchone(Q.lock_history_reason, key)
         # DRF's order: the object is looked up, then its permission checked,
         # then the data validated.
-        if current is None:
-            raise not_found_for(MODEL)
+        current, ward = await visible_row(ctx, tx, key)
         if not may_change_reason(user, current):
             raise PermissionDenied()
         await check_row_version(ctx, tx, key)
@@ -126,11 +150,11 @@ async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
         changed = REASON in clean and clean[REASON] != current[REASON]
         if changed:
             await tx.execute(Q.set_history_reason, {**key, REASON: clean[REASON], "actor": user.id})
-        row = await tx.fetchone(Q.get_history, key)
+        row = await tx.fetchone(Q.get_history, {**key, "wards": None})
         assert row is not None  # locked above
         obj = history_out(row)
         if changed:
-            tx.emit(Event.of(HISTORY_STREAM, events.UPDATE, obj, pk_key="history_id"))
+            tx.emit(Event.of(HISTORY_STREAM, events.UPDATE, obj, ward=ward, pk_key="history_id"))
     return obj
 
 
@@ -140,39 +164,40 @@ async def delete(ctx: Context, pk: Any) -> None:
     history_id = lookup_id(pk, MODEL)
     key = {"history_id": history_id}
     async with ctx.db.transaction() as tx:
-        if await tx.fetchone(Q.lock_history_reason, key) is None:
-            raise not_found_for(MODEL)
+        _, ward = await visible_row(ctx, tx, key)
         await check_row_version(ctx, tx, key)
         await tx.execute(Q.delete_history, key)
-        tx.emit(Event.deleted(HISTORY_STREAM, history_id))
+        tx.emit(Event.deleted(HISTORY_STREAM, history_id, ward=ward))
 
 
-async def restore(ctx: Context, pk: Any) -> tuple[int, Obj]:
+async def restore(ctx: Context, pk: Any, data: Any = None) -> tuple[int, Obj]:
     """Bring the report back to this version: 200, or 201 if it is re-created."""
     actor = ctx.require_user()
     history_id = lookup_id(pk, MODEL)
     params = {"history_id": history_id, "actor": actor.id, "reason": f"Restored from history {history_id}"}
     async with ctx.db.transaction() as tx:
-        version = await tx.fetchone(Q.get_history, {"history_id": history_id})
+        version = await tx.fetchone(Q.get_history, {"history_id": history_id, **scope(ctx)})
         if version is None:
             raise not_found_for(MODEL)
         # The locks of the version's patient and of the report's patient now
         # (a restore may move the report back): concurrent restores of one
         # report then run one after the other, and the first re-creates it.
-        current = await tx.fetchone(Q.get_report, {"id": version["id"]})
+        current = await tx.fetchone(Q.get_report, {"id": version["id"], "wards": None})
         while True:
             patients = [version["patient"]] + ([current["patient"]] if current else [])
-            existing = await lock_patients(tx, *patients)
+            wards = await lock_patients(tx, *patients)
             locked = await tx.fetchone(Q.lock_report, {"id": version["id"]})
             if (locked and locked["patient"]) == (current and current["patient"]):
                 break
             current = locked
-        if version["patient"] not in existing:
+        if version["patient"] not in wards:
             raise Conflict("The patient of this report no longer exists; it cannot be restored.")
+        if not all(actor.sees(wards.get(p)) for p in patients):
+            raise not_found_for(MODEL)  # the report is now with a patient the user may not see
         if locked is None:
-            report = await write(ctx, tx, Q.restore_report_insert, params)
+            report = await write(ctx, tx, Q.restore_report_insert, params, wards)
         else:
-            report = await write(ctx, tx, Q.restore_report_update, params, moved_from=locked["patient"])
+            report = await write(ctx, tx, Q.restore_report_update, params, wards, moved_from=locked["patient"])
     return (201 if locked is None else 200), serialize(report, ctx)
 
 
@@ -207,7 +232,7 @@ RESOURCE = Resource(
     name=HISTORY_STREAM,
     model=MODEL,
     lookup="history_id",
-    list=list_history,
+    list=LIST,
     retrieve=retrieve,
     update=update,
     delete=delete,

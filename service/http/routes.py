@@ -14,10 +14,12 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDict
 
+from .. import jsonutil, lists
 from ..context import Context
 from ..errors import ParseError
 from ..idempotency import KEY_MESSAGE, KEY_RE, fingerprint, run_once
-from ..resources import Listing, Page, Resource, etag, parse_if_match
+from ..lists import ListSpec
+from ..resources import Resource, etag, parse_if_match
 from .body import read_data
 from .context import context, not_allowed
 from .responses import LIST_ALLOW, json_response, no_content
@@ -38,16 +40,8 @@ def query_params(request: web.Request) -> dict[str, str]:
     return dict(request.query.items())
 
 
-def page_of(request: web.Request) -> Page | None:
-    """LimitOffsetPagination: ``?limit=`` switches it on; bad values as DRF."""
-    query = query_params(request)
-    limit = _positive_int(query.get("limit"), strict=True)
-    if limit is None:
-        return None
-    return Page(limit=limit, offset=_positive_int(query.get("offset"), strict=False) or 0)
-
-
-def _url_with(request: web.Request, **params: int | None) -> str:
+def _url_with(request: web.Request, **params: Any) -> str:
+    """This request's absolute URL with some query parameters set (None: removed)."""
     query = MultiDict(request.query)
     for key, value in params.items():
         query.popall(key, None)
@@ -57,16 +51,55 @@ def _url_with(request: web.Request, **params: int | None) -> str:
     return str(request.url.with_query(None)) + (f"?{encoded}" if encoded else "")
 
 
-def paginated(request: web.Request, listing: Listing, page: Page) -> dict[str, Any]:
-    count = listing.count or 0
-    next_url = None
-    if page.offset + page.limit < count:
-        next_url = _url_with(request, limit=page.limit, offset=page.offset + page.limit)
+async def offset_page(request: web.Request, ctx: Context, spec: ListSpec, limit: int) -> web.Response:
+    """LimitOffsetPagination. The count is exact up to lists.COUNT_BOUND; a
+    larger one is that bound, marked by ``X-Count-Exact: false``, and then
+    ``next`` follows from a full page rather than from the count."""
+    offset = _positive_int(query_params(request).get("offset"), strict=False) or 0
+    results, count, exact = await lists.offset_page(ctx, spec, query_params(request), limit, offset)
+    more = offset + limit < count if exact else len(results) == limit
+    next_url = _url_with(request, limit=limit, offset=offset + limit) if more else None
     previous_url = None
-    if page.offset > 0:
-        previous_offset = page.offset - page.limit
-        previous_url = _url_with(request, limit=page.limit, offset=previous_offset if previous_offset > 0 else None)
-    return {"count": count, "next": next_url, "previous": previous_url, "results": listing.items}
+    if offset > 0:
+        back = offset - limit
+        previous_url = _url_with(request, limit=limit, offset=back if back > 0 else None)
+    body = {"count": count, "next": next_url, "previous": previous_url, "results": results}
+    return json_response(body, headers=None if exact else {"X-Count-Exact": "false"})
+
+
+async def cursor_page(request: web.Request, ctx: Context, spec: ListSpec) -> web.Response:
+    """CursorPagination: ``{"next", "previous", "results"}``, opaque cursors in absolute URLs."""
+    query = query_params(request)
+    size = lists.page_size(query.get("page_size"))
+    page = await lists.cursor_page(ctx, spec, query, query.get("cursor", ""), size)
+
+    def link(cursor: lists.Cursor | None) -> str | None:
+        return None if cursor is None else _url_with(request, cursor=cursor.encode())
+
+    return json_response({"next": link(page.next), "previous": link(page.previous), "results": page.results})
+
+
+async def whole_list(request: web.Request, ctx: Context, spec: ListSpec) -> web.StreamResponse:
+    """The whole list as one JSON array, streamed: each chunk is read by its
+    own short query after the client took the one before, so memory stays
+    flat, the loop is free between chunks and a client that stops reading
+    holds no connection, only its own request."""
+    stream = lists.chunks(ctx, spec, query_params(request))
+    # Bad filters and an unreachable database answer before the first byte.
+    first: list[dict[str, Any]] = await anext(stream, [])
+    if request.method == "HEAD":
+        return json_response([])  # the headers a GET would have; no body
+    response = web.StreamResponse(headers={"Content-Type": "application/json", "Vary": "Accept"})
+    await response.prepare(request)
+    await response.write(b"[" + jsonutil.dumps(first)[1:-1])
+    written = bool(first)
+    async for chunk in stream:
+        body = jsonutil.dumps(chunk)[1:-1]
+        await response.write((b"," if written else b"") + body)
+        written = True
+    await response.write(b"]")
+    await response.write_eof()
+    return response
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -101,9 +134,12 @@ def list_handler(resource: Resource) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         ctx = await context(request)
         if request.method in ("GET", "HEAD"):
-            page = page_of(request)
-            listing = await resource.list(ctx, query_params(request), page)
-            return json_response(listing.items if page is None else paginated(request, listing, page))
+            if "cursor" in request.query:
+                return await cursor_page(request, ctx, resource.list)
+            limit = _positive_int(query_params(request).get("limit"), strict=True)
+            if limit is not None:
+                return await offset_page(request, ctx, resource.list, limit)
+            return await whole_list(request, ctx, resource.list)
         if request.method == "POST" and resource.create:
             create, data = resource.create, await read_data(request)
 
@@ -156,10 +192,12 @@ def detail_action_handler(resource: Resource, name: str) -> Handler:
             raise not_allowed(request, "POST, OPTIONS")
         pk = request.match_info["pk"]
 
-        async def call() -> tuple[int, Any]:
-            return await action(ctx, pk)
+        data = await read_data(request) if name in resource.body_actions else None
 
-        return await write_once(request, ctx, None, call)
+        async def call() -> tuple[int, Any]:
+            return await action(ctx, pk, data)
+
+        return await write_once(request, ctx, data, call)
 
     return handler
 

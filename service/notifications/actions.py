@@ -23,11 +23,11 @@ from ..apidocs import (
 )
 from ..context import Context
 from ..db import Row, Tx
-from ..errors import ValidationError, not_found_for
+from ..errors import not_found_for
 from ..events import Event
-from ..resources import Filter, Filters, Listing, Obj, Page, Resource, id_filter, lookup_id, run_listing
+from ..lists import ListSpec
+from ..resources import Filter, Filters, Obj, Resource, bool_filter, id_filter, lookup_id, scope
 from ..sqlfiles import Q
-from ..validation import Field, FieldError, Kind, clean_value
 from . import rules
 
 STREAM = "notifications"
@@ -49,7 +49,12 @@ DOCS = ResourceDocs(
         ReadOnly("message", NON_EMPTY_TEXT, "What a nurse should know."),
         ReadOnly("created_at", DATETIME),
         ReadOnly("acknowledged_at", nullable(DATETIME), "Null until acknowledged."),
-        ReadOnly("acknowledged_by", USER_ID, "Who acknowledged it first."),
+        ReadOnly("acknowledged_by", USER_ID, "Who acknowledged it first (null: the system, or nobody yet)."),
+        ReadOnly(
+            "acknowledged_reason",
+            nullable({"type": "string"}),
+            'Why the system closed it (`"patient dismissed"`); null when a person acknowledged it.',
+        ),
     ),
     actions={
         "acknowledge": ActionDoc(
@@ -61,47 +66,54 @@ DOCS = ResourceDocs(
 )
 
 
-def _acknowledged_filter(filters: Filters, tz: Any) -> bool | None:
-    raw = filters.get("acknowledged")
-    if raw is None or raw == "":
-        return None
-    try:
-        return clean_value(Field("acknowledged", Kind.BOOL), raw, tz)
-    except FieldError as exc:
-        raise ValidationError({"acknowledged": exc.messages}) from None
+def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
+    tz = ctx.settings.tz
+    return {
+        **scope(ctx),
+        "patient": id_filter(filters, "patient"),
+        "acknowledged": bool_filter(filters, "acknowledged", tz),
+        "admitted": bool_filter(filters, "admitted", tz),
+    }
 
 
-async def list_notifications(ctx: Context, filters: Filters, page: Page | None) -> Listing:
-    ctx.require_user()
-    params = {"patient": id_filter(filters, "patient"), "acknowledged": _acknowledged_filter(filters, ctx.settings.tz)}
-    return await run_listing(ctx, Q.list_notifications, Q.count_notifications, params, page, dict)
+LIST = ListSpec(
+    forward=Q.list_notifications,
+    back=Q.list_notifications_back,
+    count=Q.count_notifications,
+    key="created_at",
+    id="id",
+    params=list_params,
+    serialize=lambda ctx, row: row,
+)
 
 
 async def retrieve(ctx: Context, pk: Any) -> Obj:
-    ctx.require_user()
-    row = await ctx.db.fetchone(Q.get_notification, {"id": lookup_id(pk, MODEL)})
+    row = await ctx.db.fetchone(Q.get_notification, {"id": lookup_id(pk, MODEL), **scope(ctx)})
     if row is None:
         raise not_found_for(MODEL)
     return row
 
 
-async def acknowledge(ctx: Context, pk: Any) -> tuple[int, Obj]:
+async def acknowledge(ctx: Context, pk: Any, data: Any = None) -> tuple[int, Obj]:
     """Record who saw it and when (once); every screen then clears it."""
     actor = ctx.require_user()
     notification_id = lookup_id(pk, MODEL)
     async with ctx.db.transaction() as tx:
-        row = await tx.fetchone(Q.acknowledge_notification, {"id": notification_id, "actor": actor.id})
+        params = {"id": notification_id, "actor": actor.id, **scope(ctx)}
+        row = await tx.fetchone(Q.acknowledge_notification, params)
         if row is not None:
-            tx.emit(Event.of(STREAM, events.UPDATE, row))
+            ward = await tx.fetchone(Q.patient_ward, {"id": row["patient"]})
+            tx.emit(Event.of(STREAM, events.UPDATE, row, ward=ward["ward"] if ward else None))
         else:
-            row = await tx.fetchone(Q.get_notification, {"id": notification_id})
+            row = await tx.fetchone(Q.get_notification, {"id": notification_id, **scope(ctx)})
             if row is None:
                 raise not_found_for(MODEL)
     return 200, row
 
 
-async def store(tx: Tx, raised: Iterable[tuple[str, str, int, int | None, str]]) -> list[Row]:
-    """Insert notifications (type, severity, patient, report, message); emit each new one."""
+async def store(tx: Tx, raised: Iterable[tuple[str, str, int, int | None, str]], wards: dict[int, int]) -> list[Row]:
+    """Insert notifications (type, severity, patient, report, message); emit
+    each new one to its patient's ward (``wards``: patient -> ward)."""
     raised = list(raised)
     if not raised:
         return []
@@ -111,30 +123,32 @@ async def store(tx: Tx, raised: Iterable[tuple[str, str, int, int | None, str]])
         {"types": types, "severities": severities, "patients": patients, "reports": reports, "messages": messages},
     )
     for row in rows:
-        tx.emit(Event.of(STREAM, events.NOTIFICATION, row))
+        tx.emit(Event.of(STREAM, events.NOTIFICATION, row, ward=wards.get(row["patient"])))
     return rows
 
 
-async def raise_for_report(tx: Tx, report: Row) -> list[Row]:
+async def raise_for_report(tx: Tx, report: Row, ward: int) -> list[Row]:
     """Run every rule on a saved report and store what fires."""
     context = await tx.fetchone(
         Q.rule_context, {"patient": report["patient"], "id": report["id"], "time": report["time"]}
     )
     earlier = rules.Earlier(**context) if context else rules.Earlier()
     findings = rules.evaluate(report, earlier)
-    return await store(tx, ((f.kind, f.severity, report["patient"], report["id"], f.message) for f in findings))
+    raised = ((f.kind, f.severity, report["patient"], report["id"], f.message) for f in findings)
+    return await store(tx, raised, {report["patient"]: ward})
 
 
 RESOURCE = Resource(
     name=STREAM,
     model=MODEL,
     lookup="id",
-    list=list_notifications,
+    list=LIST,
     retrieve=retrieve,
     detail_actions={"acknowledge": acknowledge},
     filters=(
         Filter("patient", "Only those of this patient (id).", REF),
         Filter("acknowledged", "`false`: only open notifications; `true`: only acknowledged ones.", BOOLEAN),
+        Filter("admitted", "`true`: only those of patients not dismissed; `false`: of dismissed ones.", BOOLEAN),
     ),
     docs=DOCS,
 )

@@ -38,6 +38,7 @@ from .schemas import (
     Schema,
     bad_request_response,
     body,
+    error_response,
     obj,
     ok,
     outputs,
@@ -96,7 +97,17 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             "previous": {"type": "string", "format": "uri", "nullable": True},
             "results": {"type": "array", "items": schema_ref(name)},
         },
-        "LimitOffsetPagination: the page asked for with `?limit=` (and `?offset=`).",
+        "LimitOffsetPagination: the page asked for with `?limit=` (and `?offset=`). The count is exact up to "
+        "10,000; a larger one is given as 10,000 with the header `X-Count-Exact: false`.",
+    )
+    schemas[f"Cursor{name}List"] = obj(
+        {
+            "next": {"type": "string", "format": "uri", "nullable": True},
+            "previous": {"type": "string", "format": "uri", "nullable": True},
+            "results": {"type": "array", "items": schema_ref(name)},
+        },
+        "CursorPagination: the page asked for with `?cursor=` (empty: the first page) and `?page_size=`; "
+        "`next` and `previous` carry opaque cursors.",
     )
     if doc.fields:
         schemas[f"{name}ValidationError"] = validation_schema(
@@ -123,7 +134,12 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             '`{"patient": ["Select a valid choice. That choice is not one of the available choices."]}`.',
             "content": {JSON: {"schema": schema_ref(f"{name}FilterError")}},
         }
-    list_params += [ref("parameters", "limit"), ref("parameters", "offset")]
+    list_params += [
+        ref("parameters", "limit"),
+        ref("parameters", "offset"),
+        ref("parameters", "cursor"),
+        ref("parameters", "page_size"),
+    ]
 
     suffix, forbidden = restricted("list")
     collection: dict[str, Schema] = {
@@ -131,18 +147,26 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
             "tags": [tag],
             "operationId": f"{tag}_list",
             "summary": f"List {tag}" + suffix,
-            "description": "A plain JSON array; with `?limit=` the LimitOffsetPagination object.",
+            "description": "A plain JSON array (streamed, whatever its length); with `?limit=` the "
+            "LimitOffsetPagination object, with `?cursor=` the CursorPagination object.",
             "parameters": list_params,
             "responses": responses(
                 ok(
                     f"The {tag}.",
-                    {"oneOf": [{"type": "array", "items": schema_ref(name)}, schema_ref(f"Paginated{name}List")]},
+                    {
+                        "oneOf": [
+                            {"type": "array", "items": schema_ref(name)},
+                            schema_ref(f"Paginated{name}List"),
+                            schema_ref(f"Cursor{name}List"),
+                        ]
+                    },
                 ),
                 "401",
                 *forbidden,
                 "503",
                 bad_request=list_bad_request,
-            ),
+            )
+            | {"404": ref("responses", "InvalidCursor")},
         }
     }
     if resource.create:
@@ -239,6 +263,21 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
                 "responses": responses(replies, "401", *forbidden, "404", "503"),
             },
         }
+    standard = {
+        "list": collection.get("get"),
+        "create": collection.get("post"),
+        "retrieve": detail.get("get"),
+        "update": detail.get("put"),
+        "delete": detail.get("delete"),
+    }
+    for operation, extra in doc.replies.items():
+        ops = [standard.get(operation)] + ([detail.get("patch")] if operation == "update" else [])
+        if not any(ops):
+            raise LookupError(f"{resource.name!r}: docs.replies names {operation!r}, not one of its operations")
+        added = {str(r.status): error_response(r.description, schema=r.schema) for r in extra}
+        for described in ops:
+            if described is not None:
+                described["responses"] = dict(sorted({**described["responses"], **added}.items()))
     for item in paths.values():
         for method in WRITES:
             if method in item:
@@ -637,6 +676,21 @@ def build_document(resources: tuple[Resource, ...]) -> dict[str, Any]:
                     "required": False,
                     "description": "Page size; switches on pagination. Invalid values (0, negative, "
                     "not a number) are ignored.",
+                    "schema": {"type": "integer", "minimum": 1},
+                },
+                "cursor": {
+                    "name": "cursor",
+                    "in": "query",
+                    "required": False,
+                    "description": "Switches on cursor pagination: empty for the first page, then the cursor of a "
+                    "`next` or `previous` link. O(page) at any depth; an unknown cursor is 404.",
+                    "schema": {"type": "string"},
+                },
+                "page_size": {
+                    "name": "page_size",
+                    "in": "query",
+                    "required": False,
+                    "description": "Rows of a cursor page: default 100, at most 1,000.",
                     "schema": {"type": "integer", "minimum": 1},
                 },
                 "offset": {

@@ -56,6 +56,13 @@ def field_schema(field: Field, *, output: bool) -> Schema:
         s["maximum"] = _bound(field.max_value) if field.max_value is not None else INT_MAX
     elif field.kind == Kind.FK:
         s = {"type": "integer", "format": "int64", "description": f"The id of a {field.name}."}
+    elif field.kind == Kind.FK_LIST:
+        s = {
+            "type": "array",
+            "items": {"type": "integer", "format": "int64"},
+            "maxItems": 1000,
+            "description": f"The ids of the {field.name}.",
+        }
     elif field.kind == Kind.DECIMAL:
         whole, places = field.max_digits - field.decimal_places, field.decimal_places
         if output:
@@ -214,6 +221,7 @@ RESPONSES: dict[str, Schema] = {
     "PreconditionFailed": error_response(
         "If-Match named another version: `This record was changed by someone else since you loaded it.`"
     ),
+    "InvalidCursor": error_response("A `cursor` that this service did not make: `Invalid cursor`."),
     "KeyReused": error_response(
         "The Idempotency-Key was used for another request: `This idempotency key was already used for another request.`"
     ),

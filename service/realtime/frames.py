@@ -39,19 +39,24 @@ def envelope(stream: Any, payload: bytes) -> bytes:
 
 
 def reply(
-    stream: Any, action: Any, request_id: Any, status: int, data: Any = None, errors: list[Any] | None = None
+    stream: Any,
+    action: Any,
+    request_id: Any,
+    status: int,
+    data: Any = None,
+    errors: list[Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> bytes:
-    """A DCRF response payload inside the demultiplexer's envelope."""
-    payload = jsonutil.dumps(
-        {
-            "errors": errors or [],
-            "data": data,
-            "action": action,
-            "response_status": status,
-            "request_id": request_id,
-        }
-    )
-    return envelope(stream, payload)
+    """A DCRF response payload inside the demultiplexer's envelope (``extra``:
+    keys only Dengue Ward sends, after DCRF's five, e.g. ``"truncated"``)."""
+    payload = {
+        "errors": errors or [],
+        "data": data,
+        "action": action,
+        "response_status": status,
+        "request_id": request_id,
+    }
+    return envelope(stream, jsonutil.dumps({**payload, **extra} if extra else payload))
 
 
 def bad_frame(stream: Any, message: str, request_id: Any = None, action: Any = None, status: int = 400) -> bytes:

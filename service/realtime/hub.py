@@ -32,9 +32,10 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from .. import events
+from ..context import User
 from ..db import Database
 from ..errors import ServiceUnavailable
-from ..events import Event, hint_of
+from ..events import Event, hint_of, seen_by
 from ..sqlfiles import Q
 from ..tasks import cancel_all
 from .frames import event_frame
@@ -75,6 +76,9 @@ class Hub:
         self.max_age_seconds = max_age_seconds
         self.sessions: set[Session] = set()
         self.by_user: dict[int, set[Session]] = {}
+        # Who may see what: sessions by ward, and those that see every ward.
+        self.by_ward: dict[int, set[Session]] = {}
+        self.everyone: set[Session] = set()
         self.last_id = 0
         self.redis_connected = False
         self._incoming: asyncio.Queue[Incoming] = asyncio.Queue()
@@ -203,45 +207,89 @@ class Hub:
                 return
 
     async def _deliver(self, event: Event) -> None:
-        """Write the event to every session, encoded once for all of them.
+        """Write the event to the sessions that may see it, encoded once for
+        each way it is seen: the cost of a change is the screens of its ward
+        (and staff), not of the hospital.
 
         Sessions attaching while this runs are not in the snapshot: they
         replay up to ``last_id``, which already counts this event.
         """
         self.last_id = event.id
         if event.internal:
-            self._apply(event)
+            await self._apply(event)
             return
-        broadcast = event_frame(event)
-        sessions = list(self.sessions)
-        for start in range(0, len(sessions), DELIVERY_SLICE):
+        audience = self.audience(event)
+        frames: dict[str, tuple[Event, bytes]] = {}  # one encoding per action seen
+        for start in range(0, len(audience), DELIVERY_SLICE):
             if start:
                 await asyncio.sleep(0)
-            for session in sessions[start : start + DELIVERY_SLICE]:
-                session.push(event, broadcast)
+            for session in audience[start : start + DELIVERY_SLICE]:
+                seen = event if event.prior_ward is None else seen_by(event, session.user)
+                if seen is None:
+                    continue
+                if seen.action not in frames:
+                    frames[seen.action] = (seen, event_frame(seen))
+                session.push(*frames[seen.action])
 
-    def _apply(self, event: Event) -> None:
+    def audience(self, event: Event) -> list[Session]:
+        """The sessions that may see an event: its ward's (and the ward a
+        moved patient left), and those that see every ward."""
+        found = set(self.everyone)
+        for ward in (event.ward, event.prior_ward):
+            if ward is not None:
+                found |= self.by_ward.get(ward, set())
+        return list(found)
+
+    async def _apply(self, event: Event) -> None:
         """An internal event: end sockets of ended sessions, re-authorise a
         changed user's sockets. Runs before any later event is written."""
         data = orjson.loads(event.data)
-        affected = self.by_user.get(event.pk, set())
+        affected = list(self.by_user.get(event.pk, ()))
         if event.action == events.SESSIONS_ENDED:
             ended = set(data["sessions"])
-            for session in list(affected):
+            for session in affected:
                 if session.auth_session_id in ended:
                     session.end(CLOSE_SESSION_ENDED, "session ended")
         elif event.action == events.USER_CHANGED:
-            for session in list(affected):
+            for session in affected:
                 if not data["is_active"]:
                     session.end(CLOSE_SESSION_ENDED, "session ended")
+                    continue
+                user = replace(
+                    session.user,
+                    is_staff=data["is_staff"],
+                    is_superuser=data["is_superuser"],
+                    wards=frozenset(data.get("wards", session.user.wards)),
+                )
+                await self._reauthorise(session, user, event)
+
+    async def _reauthorise(self, session: Session, user: User, event: Event) -> None:
+        """Give a session its user's new rights; its screen drops the admitted
+        patients it may no longer see and gets those it now may."""
+        before = session.user
+        self._unindex(session)
+        session.user = user
+        self._index(session)
+        for sight, action in ((_gained(before, user), events.CREATE), (_gained(user, before), events.DELETE)):
+            if sight is None:
+                continue
+            rows = await self.db.fetchall(Q.admitted_patients_in, sight)
+            for row in rows:
+                if action == events.CREATE:
+                    change = Event.of("patients", action, row, ward=row["ward"])
                 else:
-                    session.user = replace(session.user, is_staff=data["is_staff"], is_superuser=data["is_superuser"])
+                    change = Event.deleted("patients", row["id"], ward=row["ward"])
+                change.id = event.id
+                session.push(change, event_frame(change))
 
     async def read_events(self, after: int, upto: int | None, limit: int = REPLAY_BATCH) -> list[Event]:
         rows = await self.db.fetchall(
             Q.events_after, {"after": after, "upto": upto if upto is not None else 2**62, "limit": limit}
         )
-        return [Event(r["stream"], r["action"], r["object_id"], r["data"].encode(), r["id"]) for r in rows]
+        return [
+            Event(r["stream"], r["action"], r["object_id"], r["data"].encode(), r["id"], r["ward"], r["prior_ward"])
+            for r in rows
+        ]
 
     # -- session expiry ----------------------------------------------------
 
@@ -280,9 +328,26 @@ class Hub:
 
     # -- sessions ----------------------------------------------------------
 
+    def _index(self, session: Session) -> None:
+        """File a session under what it may see: every ward, or its wards."""
+        if session.user.sees_all:
+            self.everyone.add(session)
+        for ward in () if session.user.sees_all else session.user.wards:
+            self.by_ward.setdefault(ward, set()).add(session)
+
+    def _unindex(self, session: Session) -> None:
+        self.everyone.discard(session)
+        for ward in session.user.wards:
+            mine = self.by_ward.get(ward)
+            if mine is not None:
+                mine.discard(session)
+                if not mine:
+                    del self.by_ward[ward]
+
     def _add(self, session: Session) -> None:
         self.sessions.add(session)
         self.by_user.setdefault(session.user.id, set()).add(session)
+        self._index(session)
 
     async def attach(self, session: Session, since: int | None) -> None:
         """Register a session; with ``since``, first replay what it missed.
@@ -309,16 +374,29 @@ class Hub:
                 if not batch:
                     break
                 for event in batch:
-                    if not event.internal:
-                        session.write(event_frame(event))
+                    seen = None if event.internal else seen_by(event, session.user)
+                    if seen is not None:
+                        session.write(event_frame(seen))
                 after = batch[-1].id
         finally:
             session.finish_replay()
 
     def detach(self, session: Session) -> None:
         self.sessions.discard(session)
+        self._unindex(session)
         mine = self.by_user.get(session.user.id)
         if mine is not None:
             mine.discard(session)
             if not mine:
                 del self.by_user[session.user.id]
+
+
+def _gained(before: User, after: User) -> dict[str, list[int] | None] | None:
+    """What ``after`` may see that ``before`` could not, as the parameters of
+    admitted_patients_in (None when nothing)."""
+    if after.sees_all:
+        return None if before.sees_all else {"wards": None, "but": sorted(before.wards)}
+    if before.sees_all:
+        return None
+    new = after.wards - before.wards
+    return {"wards": sorted(new), "but": []} if new else None

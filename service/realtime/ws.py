@@ -12,13 +12,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import WSMsgType, web
 
+from .. import lists
 from ..appkeys import DB, HUB, SETTINGS, USER
 from ..auth import sessions
 from ..config import Settings
@@ -73,9 +74,43 @@ def _require_pk(payload: Payload) -> Any:
     return payload["pk"]
 
 
+@dataclass(frozen=True)
+class Capped:
+    """A list cut at WS_LIST_MAX rows: the reply says ``"truncated": true``."""
+
+    items: list[Any]
+
+
+def _count(payload: Payload, name: str, default: int | None) -> int | None:
+    raw = payload.get(name, default)
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        raise ValidationError({name: ["A valid non-negative integer is required."]})
+    return raw
+
+
 async def _list(ctx: Context, resource: Resource, payload: Payload, session: Session) -> tuple[int, Any]:
+    """DCRF's list: with ``limit``/``offset`` its WebsocketLimitOffsetPagination
+    (``{"count", "results", "limit", "offset"}``), with ``cursor`` a cursor
+    page (``{"next", "previous", "results"}``, cursors as strings), and
+    without either at most WS_LIST_MAX rows, newest first."""
     filters = {f.name: payload[f.name] for f in resource.filters if f.name in payload}
-    return 200, (await resource.list(ctx, filters, None)).items
+    spec = resource.list
+    if "cursor" in payload:
+        token = payload["cursor"] or ""
+        if not isinstance(token, str):
+            raise ValidationError({"cursor": ["Not a valid string."]})
+        page = await lists.cursor_page(ctx, spec, filters, token, lists.page_size(payload.get("page_size")))
+        cursors = {k: c.encode() if c else None for k, c in (("next", page.next), ("previous", page.previous))}
+        return 200, {**cursors, "results": page.results}
+    if "limit" in payload or "offset" in payload:
+        limit = _count(payload, "limit", lists.DEFAULT_PAGE_SIZE) or lists.DEFAULT_PAGE_SIZE
+        offset = _count(payload, "offset", 0) or 0
+        results, count, _ = await lists.offset_page(ctx, spec, filters, min(limit, lists.MAX_PAGE_SIZE), offset)
+        return 200, {"count": count, "results": results, "limit": limit, "offset": offset}
+    items, truncated = await lists.capped(ctx, spec, filters, ctx.settings.ws_list_max)
+    return 200, Capped(items) if truncated else items
 
 
 async def _retrieve(ctx: Context, resource: Resource, payload: Payload, session: Session) -> tuple[int, Any]:
@@ -132,7 +167,7 @@ async def _unsubscribe(ctx: Context, resource: Resource, payload: Payload, sessi
 
 def _detail_action(name: str) -> WsAction:
     async def run(ctx: Context, resource: Resource, payload: Payload, session: Session) -> tuple[int, Any]:
-        return await resource.detail_actions[name](ctx, _require_pk(payload))
+        return await resource.detail_actions[name](ctx, _require_pk(payload), payload.get("data"))
 
     return run
 
@@ -211,6 +246,8 @@ async def handle_frame(ctx: Context, session: Session, text: str, streams: Strea
     except Exception as exc:
         error = as_api_error(exc, f"during {action!r} on stream {stream!r}")
         return reply(stream, action, request_id, error.status, errors=error.ws_errors())
+    if isinstance(data, Capped):
+        return reply(stream, action, request_id, status, data=data.items, extra={"truncated": True})
     return reply(stream, action, request_id, status, data=data)
 
 

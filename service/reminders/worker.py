@@ -153,7 +153,7 @@ class Worker:
                 )
                 for r in rows
             ]
-            await store(tx, due)
+            await store(tx, due, {r["patient"]: r["ward"] for r in rows})
         for row in rows:
             lateness = (row["fired_at"] - row["run_at"]).total_seconds()
             log.info(

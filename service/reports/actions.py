@@ -9,19 +9,19 @@ from ..apidocs import REF, ResourceDocs
 from ..context import Context
 from ..db import Row, Tx
 from ..errors import ValidationError, not_found_for
+from ..lists import ListSpec
 from ..notifications.actions import raise_for_report
 from ..reminders import reschedule
 from ..resources import (
     Filter,
     Filters,
-    Listing,
     Obj,
-    Page,
     Resource,
     check_if_match,
     id_filter,
     lookup_id,
-    run_listing,
+    scope,
+    time_filter,
 )
 from ..sqlfiles import Q
 from ..validation import does_not_exist, validate
@@ -42,63 +42,85 @@ def serialize(row: Row, ctx: Context) -> Obj:
     return fields.serialize(row, ctx.settings.tz)
 
 
-async def list_reports(ctx: Context, filters: Filters, page: Page | None) -> Listing:
-    ctx.require_user()
-    params = {"patient": id_filter(filters, "patient")}
-    return await run_listing(ctx, Q.list_reports, Q.count_reports, params, page, lambda r: serialize(r, ctx))
+def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
+    tz = ctx.settings.tz
+    return {
+        **scope(ctx),
+        "patient": id_filter(filters, "patient"),
+        "since": time_filter(filters, "since", tz),
+        "until": time_filter(filters, "until", tz),
+    }
+
+
+LIST = ListSpec(
+    forward=Q.list_reports,
+    back=Q.list_reports_back,
+    count=Q.count_reports,
+    key="time",
+    id="id",
+    params=list_params,
+    serialize=lambda ctx, row: serialize(row, ctx),
+)
 
 
 async def retrieve(ctx: Context, pk: Any) -> Obj:
-    ctx.require_user()
-    row = await ctx.db.fetchone(Q.get_report, {"id": lookup_id(pk, MODEL)})
+    row = await ctx.db.fetchone(Q.get_report, {"id": lookup_id(pk, MODEL), **scope(ctx)})
     if row is None:
         raise not_found_for(MODEL)
     return serialize(row, ctx)
 
 
-async def write(ctx: Context, tx: Tx, sql: str, params: dict[str, Any], moved_from: int | None = None) -> Row:
+async def write(
+    ctx: Context, tx: Tx, sql: str, params: dict[str, Any], wards: dict[int, int], moved_from: int | None = None
+) -> Row:
     """Run one report write and all that follows from it, in its transaction:
     events, the notifications its rules raise, the patient's next reminder.
-    The caller holds the lock of every patient involved (lock_patients)."""
+    The caller holds the lock of every patient involved (``wards``: their
+    wards, from lock_patients)."""
     history = await tx.fetchone(sql, params)
     if history is None:
         raise not_found_for(MODEL)
-    emit_history_rows(tx, [history], ctx)
     report = report_of(history)
+    ward = wards[report["patient"]]
+    moved = moved_from is not None and moved_from != report["patient"]
+    # A report moved to a patient of another ward: that ward's screens drop it.
+    prior_ward = wards.get(moved_from) if moved and moved_from is not None else None
+    emit_history_rows(tx, [history], ctx, ward, prior_ward if prior_ward != ward else None)
     if history["history_type"] != "-":
-        await raise_for_report(tx, report)
+        await raise_for_report(tx, report, ward)
     await reschedule(tx, report["patient"])
-    if moved_from is not None and moved_from != report["patient"]:
+    if moved and moved_from is not None:
         await reschedule(tx, moved_from)
     return report
 
 
-async def lock_patients(tx: Tx, *ids: int) -> set[int]:
+async def lock_patients(tx: Tx, *ids: int) -> dict[int, int]:
     """Take the write lock of these patients (in id order) until COMMIT, so
     that concurrent writes for one patient run one after the other and its
-    reminder is always computed from its latest report; the ids that exist."""
+    reminder is always computed from its latest report; the ward of each
+    that exists."""
     rows = await tx.fetchall(Q.lock_patients, {"ids": sorted(set(ids))})
-    return {row["id"] for row in rows}
+    return {row["id"]: row["ward"] for row in rows}
 
 
 def _unknown_patient(data: Any) -> ValidationError:
     return ValidationError({"patient": [does_not_exist(data.get("patient"))]})
 
 
-async def locked_report(tx: Tx, report_id: int, *patients: int) -> tuple[Row, set[int]]:
+async def locked_report(ctx: Context, tx: Tx, report_id: int, *patients: int) -> tuple[Row, dict[int, int]]:
     """The report, locked for writing, with its patient's lock and those of
-    ``patients`` held (patients first, as every writer locks them); and which
-    of those patients exist."""
-    current = await tx.fetchone(Q.get_report, {"id": report_id})
+    ``patients`` held (patients first, as every writer locks them); and the
+    wards of those patients that exist. A report the user may not see is 404."""
+    current = await tx.fetchone(Q.get_report, {"id": report_id, **scope(ctx)})
     if current is None:
         raise not_found_for(MODEL)
     while True:
-        existing = await lock_patients(tx, current["patient"], *patients)
+        wards = await lock_patients(tx, current["patient"], *patients)
         locked = await tx.fetchone(Q.lock_report, {"id": report_id})
-        if locked is None:
+        if locked is None or not ctx.require_user().sees(wards.get(locked["patient"])):
             raise not_found_for(MODEL)
         if locked["patient"] == current["patient"]:
-            return locked, existing
+            return locked, wards
         current = locked  # moved to another patient meanwhile: lock that one too
 
 
@@ -107,9 +129,10 @@ async def create(ctx: Context, data: Any) -> Obj:
     values = {**DEFAULTS, **validate(FIELDS, data, partial=False, tz=ctx.settings.tz)}
     check_consistency(values)
     async with ctx.db.transaction() as tx:
-        if not await lock_patients(tx, values["patient"]):
+        wards = await lock_patients(tx, values["patient"])
+        if not actor.sees(wards.get(values["patient"])):  # missing, or not the user's to see
             raise _unknown_patient(data)
-        report = await write(ctx, tx, Q.insert_report, {**values, "actor": actor.id})
+        report = await write(ctx, tx, Q.insert_report, {**values, "actor": actor.id}, wards)
     return serialize(report, ctx)
 
 
@@ -117,7 +140,7 @@ async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
     actor = ctx.require_user()
     report_id = lookup_id(pk, MODEL)
     async with ctx.db.transaction() as tx:
-        if await tx.fetchone(Q.get_report, {"id": report_id}) is None:
+        if await tx.fetchone(Q.get_report, {"id": report_id, **scope(ctx)}) is None:
             raise not_found_for(MODEL)  # before validating, as DRF looks the object up first
         invalid: ValidationError | None = None
         try:
@@ -125,15 +148,15 @@ async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
         except ValidationError as exc:  # answered after the If-Match check (412 before 400)
             clean, invalid = {}, exc
         target = [clean["patient"]] if "patient" in clean else []
-        current, existing = await locked_report(tx, report_id, *target)
+        current, wards = await locked_report(ctx, tx, report_id, *target)
         check_if_match(ctx, serialize(current, ctx))
         if invalid is not None:
             raise invalid
-        if target and target[0] not in existing:
+        if target and not actor.sees(wards.get(target[0])):
             raise _unknown_patient(data)
         values = {**current, **clean}
         check_consistency(values)
-        report = await write(ctx, tx, Q.update_report, {**values, "actor": actor.id}, current["patient"])
+        report = await write(ctx, tx, Q.update_report, {**values, "actor": actor.id}, wards, current["patient"])
     return serialize(report, ctx)
 
 
@@ -141,16 +164,16 @@ async def delete(ctx: Context, pk: Any) -> None:
     actor = ctx.require_user()
     report_id = lookup_id(pk, MODEL)
     async with ctx.db.transaction() as tx:
-        current, _ = await locked_report(tx, report_id)
+        current, wards = await locked_report(ctx, tx, report_id)
         check_if_match(ctx, serialize(current, ctx))
-        await write(ctx, tx, Q.delete_report, {"id": report_id, "actor": actor.id})
+        await write(ctx, tx, Q.delete_report, {"id": report_id, "actor": actor.id}, wards)
 
 
 RESOURCE = Resource(
     name=STREAM,
     model=MODEL,
     lookup="id",
-    list=list_reports,
+    list=LIST,
     retrieve=retrieve,
     create=create,
     update=update,

@@ -31,13 +31,17 @@ def report_of(history_row: Row) -> Row:
     return {k: v for k, v in history_row.items() if k not in HISTORY_COLUMNS and k != REASON_LOG}
 
 
-def emit_history_rows(tx: Tx, rows: Iterable[Row], ctx: Context) -> None:
-    """Events of report changes: the report itself, then its new history row."""
+def emit_history_rows(tx: Tx, rows: Iterable[Row], ctx: Context, ward: int, prior_ward: int | None = None) -> None:
+    """Events of report changes (of patients in ``ward``): the report itself,
+    then its new history row. ``prior_ward``: the ward of the patient a
+    report was moved away from, whose screens drop it."""
     for row in rows:
         report = report_of(row)
         action = ACTION_OF_TYPE[row["history_type"]]
         if action == events.DELETE:
-            tx.emit(Event.deleted(STREAM, report["id"], patient=report["patient"]))
+            tx.emit(Event.deleted(STREAM, report["id"], ward=ward, patient=report["patient"]))
         else:
-            tx.emit(Event.of(STREAM, action, serialize(report, ctx.settings.tz)))
-        tx.emit(Event.of(HISTORY_STREAM, events.CREATE, {**row, REASON_LOG: []}, pk_key="history_id"))
+            event = Event.of(STREAM, action, serialize(report, ctx.settings.tz), ward=ward)
+            event.prior_ward = prior_ward
+            tx.emit(event)
+        tx.emit(Event.of(HISTORY_STREAM, events.CREATE, {**row, REASON_LOG: []}, ward=ward, pk_key="history_id"))

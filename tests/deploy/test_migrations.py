@@ -73,7 +73,7 @@ def test_history_columns_mirror_report_columns(sql) -> None:
 
 def test_database_refuses_out_of_range_values(sql) -> None:
     ((patient_id,),) = sql(
-        "INSERT INTO patients (first_name, last_name, admission_date) VALUES ('A', 'B', now()) RETURNING id"
+        "INSERT INTO patients (first_name, last_name, admission_date, ward) VALUES ('A', 'B', now(), 1) RETURNING id"
     )
     for column, value in [("fever", 46), ("pulse", -1), ("o2_saturation", 101), ("monitoring_interval", 0)]:
         with pytest.raises(psycopg2.errors.CheckViolation):
@@ -95,7 +95,7 @@ def test_database_refuses_out_of_range_values(sql) -> None:
 
 def test_history_is_append_only_in_the_database(sql) -> None:
     ((patient_id,),) = sql(
-        "INSERT INTO patients (first_name, last_name, admission_date) VALUES ('A', 'B', now()) RETURNING id"
+        "INSERT INTO patients (first_name, last_name, admission_date, ward) VALUES ('A', 'B', now(), 1) RETURNING id"
     )
     sql(
         "WITH r AS (INSERT INTO reports (patient, time, monitoring_interval) VALUES (%s, now(), 4) RETURNING *) "
@@ -111,7 +111,7 @@ def test_reason_changes_are_logged_and_the_log_is_append_only(sql) -> None:
     """report_history_reasons (0006): the database logs every change of a
     reason, by whoever makes it, and refuses to rewrite or drop an entry."""
     ((patient_id,),) = sql(
-        "INSERT INTO patients (first_name, last_name, admission_date) VALUES ('A', 'B', now()) RETURNING id"
+        "INSERT INTO patients (first_name, last_name, admission_date, ward) VALUES ('A', 'B', now(), 1) RETURNING id"
     )
     ((history_id,),) = sql(
         "WITH r AS (INSERT INTO reports (patient, time, monitoring_interval) VALUES (%s, now(), 4) RETURNING *) "

@@ -132,7 +132,8 @@ def test_the_app_role_can_run_every_named_query(roles: Roles, order: str, opened
     # commit_with_events as db.py sends it: advisory lock, insert, COMMIT, currval
     app.autocommit = False
     with app.cursor() as cur:
-        cur.execute(Q.commit_with_events, {"streams": ["patients"], "actions": ["create"], "pks": [1], "datas": ["{}"]})
+        events = {"streams": ["patients"], "actions": ["create"], "pks": [1], "datas": ["{}"]}
+        cur.execute(Q.commit_with_events, {**events, "wards": [1], "prior_wards": [None]})
         ((last_id,),) = cur.fetchall()
     app.commit()  # psycopg2 still counts the transaction it began as open
     app.autocommit = True
@@ -146,7 +147,7 @@ def test_the_app_role_reads_and_writes_rows(roles: Roles, order: str, opened: An
     set_up(roles, order)
     app = opened(roles.app_url)
     ((patient,),) = run(
-        app, "INSERT INTO patients (first_name, last_name, admission_date) VALUES ('Cy', 'Ng', now()) RETURNING id"
+        app, "INSERT INTO patients (first_name, last_name, admission_date, ward) VALUES ('Cy', 'Ng', now(), 1) RETURNING id"
     )
     run(app, "UPDATE patients SET last_name = 'Nguyen' WHERE id = %s", (patient,))
     assert run(app, "SELECT first_name, last_name FROM patients WHERE id = %s", (patient,)) == [("Cy", "Nguyen")]
@@ -245,7 +246,7 @@ def test_backup_and_restore_keep_the_app_roles_rights(roles: Roles, opened: Any,
     which carries the grants and the default privileges."""
     set_up(roles, ORDERS[0])
     app = connect(roles.app_url)
-    run(app, "INSERT INTO patients (first_name, last_name, admission_date) VALUES ('Cy', 'Ng', now())")
+    run(app, "INSERT INTO patients (first_name, last_name, admission_date, ward) VALUES ('Cy', 'Ng', now(), 1)")
     app.close()  # the restore script refuses while anything is connected
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "POSTGRES_"))},
@@ -261,7 +262,7 @@ def test_backup_and_restore_keep_the_app_roles_rights(roles: Roles, opened: Any,
     assert restore.returncode == 0, restore.stdout + restore.stderr
     restored = opened(roles.app_url)
     assert run(restored, "SELECT first_name FROM patients") == [("Cy",)]
-    run(restored, "INSERT INTO patients (first_name, last_name, admission_date) VALUES ('Al', 'Bo', now())")
+    run(restored, "INSERT INTO patients (first_name, last_name, admission_date, ward) VALUES ('Al', 'Bo', now(), 1)")
     with pytest.raises(errors.InsufficientPrivilege):
         run(restored, "CREATE TABLE intruder (id int)")
     run(opened(roles.owner_url), "CREATE TABLE later_migration (id int)")

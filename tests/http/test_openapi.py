@@ -18,6 +18,7 @@ from urllib.parse import urljoin
 
 from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
 from openapi_spec_validator import validate as validate_spec
+from yarl import URL
 
 from service import openapi
 from service.app import RESOURCES, create_app
@@ -198,6 +199,7 @@ def test_the_checker_rejects_what_the_document_does_not_allow() -> None:
         "last_name": "Ng",
         "admission_date": "2024-05-03T10:00:00Z",
         "dismissal_date": None,
+        "ward": 1,
         "created_at": "2024-05-03T10:00:00.123456Z",
         "updated_at": "2024-05-03T10:00:00Z",
     }
@@ -307,6 +309,7 @@ async def test_every_operation_matches_the_document(client, alice, admin, make_u
         "post", pts, 400, headers=A, json={**PATIENT, "dismissal_date": "2024-05-01T00:00:00Z", "first_name": "x" * 241}
     )
     assert isinstance(await api.call("get", pts, 200, headers=A), list)
+    await api.call("get", pts, 400, f"{pts}?admitted=perhaps", headers=A)
     page = await api.call("get", pts, 200, f"{pts}?limit=1&offset=1", headers=A)
     assert page["count"] == 2 and page["previous"] is not None
     url = fill(pt, {"patients": patient["id"]})
@@ -403,11 +406,75 @@ async def test_every_operation_matches_the_document(client, alice, admin, make_u
     assert acked["acknowledged_by"] == alice.id
     await api.call("get", ns, 200, f"{ns}?acknowledged=true", headers=A)
 
+    # Lists by cursor: a page, the next, the one before; a cursor the service did not make is 404
+    first_page = await api.call("get", hs, 200, f"{hs}?cursor=&page_size=1", headers=A)
+    assert first_page["previous"] is None and first_page["next"]
+    second_page = await api.call("get", hs, 200, URL(first_page["next"]).path_qs, headers=A)
+    assert second_page["previous"]
+    back = await api.call("get", hs, 200, URL(second_page["previous"]).path_qs, headers=A)
+    assert back["results"] == first_page["results"]
+    await api.call("get", hs, 404, f"{hs}?cursor=bm90IGEgY3Vyc29y", headers=A)
+
+    # Wards: everyone lists them, staff write them
+    wds, wd = "/api/wards/", "/api/wards/{id}/"
+    await api.call("get", wds, 200, headers=A)
+    west = await api.call("post", wds, 201, headers=S, json={"name": "West"})
+    await api.call("post", wds, 400, headers=S, json={"name": ""})
+    await api.call("post", wds, 403, headers=A, json={"name": "Mine"})
+    url = fill(wd, {"wards": west["id"]})
+    await api.call("get", wd, 200, url, headers=A)
+    await api.call("put", wd, 200, url, headers=S, json={"name": "West wing"})
+    await api.call("patch", wd, 200, url, headers=S, json={"name": "West"})
+    await api.call("put", wd, 400, url, headers=S, json={"name": ""})
+    await api.call("patch", wd, 400, url, headers=S, json={"name": "x" * 101})
+    for method in ("put", "patch"):
+        await api.call(method, wd, 403, url, headers=A, json={"name": "Mine"})
+    await api.call("delete", wd, 403, url, headers=A)
+    await api.call("delete", wd, 409, fill(wd, {"wards": patient["ward"]}), headers=S)  # it has patients
+    empty = await api.call("post", wds, 201, headers=S, json={"name": "Empty"})
+    await api.call("delete", wd, 204, fill(wd, {"wards": empty["id"]}), headers=S)
+
+    # Users: staff only
+    uss, us = "/api/users/", "/api/users/{id}/"
+    await api.call("get", uss, 200, headers=S)
+    await api.call("get", uss, 403, headers=A)
+    nurse = {"username": "nurse", "password": "a long enough secret", "wards": [west["id"]]}
+    made_nurse = await api.call("post", uss, 201, headers=S, json=nurse)
+    await api.call("post", uss, 400, headers=S, json={"username": "shorty", "password": "short"})
+    await api.call("post", uss, 403, headers=A, json={**nurse, "username": "other"})
+    url = fill(us, {"users": made_nurse["id"]})
+    await api.call("get", us, 200, url, headers=S)
+    await api.call("get", us, 403, url, headers=A)
+    await api.call("patch", us, 200, url, headers=S, json={"first_name": "Nell"})
+    await api.call("put", us, 200, url, headers=S, json={"last_name": "Nightingale"})
+    await api.call("patch", us, 400, url, headers=S, json={"wards": [999999]})
+    await api.call("put", us, 400, url, headers=S, json={"email": "not an address"})
+    for method in ("put", "patch"):
+        await api.call(method, us, 403, url, headers=A, json={"first_name": "X"})
+    sp = "/api/users/{id}/set_password/"
+    sp_url = fill(sp, {"users": made_nurse["id"]})
+    await api.call("post", sp, 200, sp_url, headers=S, json={"password": "another long secret"})
+    await api.call("post", sp, 400, sp_url, headers=S, json={"password": "123"})
+    await api.call("post", sp, 403, sp_url, headers=A, json={"password": "another long secret"})
+
+    # The audit log of those changes: staff only
+    aus, au = "/api/audit/", "/api/audit/{id}/"
+    entries = await api.call("get", aus, 200, headers=S)
+    assert {e["action"] for e in entries} >= {"ward.create", "ward.update", "ward.delete", "user.create"}
+    await api.call("get", aus, 200, f"{aus}?user={made_nurse['id']}", headers=S)
+    await api.call("get", aus, 400, f"{aus}?user=x", headers=S)
+    await api.call("get", aus, 403, headers=A)
+    await api.call("get", au, 200, fill(au, {"audit": entries[0]["id"]}), headers=S)
+    await api.call("get", au, 403, fill(au, {"audit": entries[0]["id"]}), headers=A)
+
     ids = {
         "patients": patient["id"],
         "reports": report["id"],
         "history": first["history_id"],
         "notifications": notes[0]["id"],
+        "wards": west["id"],
+        "users": made_nurse["id"],
+        "audit": entries[0]["id"],
         session: sessions[0]["id"],
     }
 
@@ -419,7 +486,7 @@ async def test_every_operation_matches_the_document(client, alice, admin, make_u
         return await resp.json()
 
     async def fresh_report() -> dict[str, Any]:
-        owner = await made(pts, {**PATIENT, "first_name": "Keyed"})
+        owner = await made(pts, {**PATIENT, "first_name": "Keyed", "ward": 1})
         return await made(rps, report_body(owner["id"], warning_signs="vomiting"))
 
     async def history_of(report_id: int) -> int:
@@ -431,15 +498,34 @@ async def test_every_operation_matches_the_document(client, alice, admin, make_u
         return next(n["id"] for n in notes if n["report"] == report_id)
 
     async def case(method: str, template: str) -> tuple[str, Any, str, Any]:
+        if template == wds:
+            return wds, {"name": "Keyed"}, wds, {"name": "Keyed too"}
+        if template == uss:
+            body = {"username": "keyed", "password": "a long enough secret"}
+            return uss, body, uss, {**body, "username": "keyed2"}
+        if template in (wd, us, sp):
+            kind = {wd: "wards", us: "users", sp: "users"}[template]
+            made_a = made_b = made_nurse
+            if kind == "wards":
+                made_a = made_b = west
+                if method == "delete":
+                    made_a, made_b = await made(wds, {"name": "KeyA"}), await made(wds, {"name": "KeyB"})
+            url_a = fill(template, {kind: made_a["id"]})
+            if method == "delete":
+                return url_a, None, fill(template, {kind: made_b["id"]}), None
+            body = {"password": "a third long secret"} if template == sp else {"name": "Keyed ward"}
+            if template == us:
+                body = {"first_name": "Keyed"}
+            return url_a, body, url_a, {**body, "_other": 1}
         if template == pts:
-            return pts, PATIENT, pts, {**PATIENT, "first_name": "Another"}
+            return pts, {**PATIENT, "ward": 1}, pts, {**PATIENT, "first_name": "Another", "ward": 1}
         if template == rps:
-            owner = await made(pts, PATIENT)
+            owner = await made(pts, {**PATIENT, "ward": 1})
             return rps, report_body(owner["id"]), rps, report_body(owner["id"], pulse=1)
         one, two = await fresh_report(), await fresh_report()
         if template == pt:
             urls = [fill(pt, {"patients": r["patient"]}) for r in (one, two)]
-            body: Any = {"put": PATIENT, "patch": {"last_name": "K"}}.get(method)
+            body: Any = {"put": {**PATIENT, "ward": 1}, "patch": {"last_name": "K"}}.get(method)
         elif template == rp:
             urls = [fill(rp, {"reports": r["id"]}) for r in (one, two)]
             body = {"put": report_body(one["patient"]), "patch": {"pulse": 70}}.get(method)
@@ -473,7 +559,9 @@ async def test_every_operation_matches_the_document(client, alice, admin, make_u
             security = op.get("security", spec["security"])
             if security and {} not in security:  # a token is required
                 await api.call(method, template, 401, url)
-        if "404" in responses:
+        if "404" in responses and "{" not in template:  # a list: a cursor it did not make
+            await api.call(method, template, 404, f"{template}?cursor=bm8", headers=S)
+        elif "404" in responses:
             for missing in ("999999999", "abc"):
                 body = {"json": {}} if "requestBody" in op else {}
                 await api.call(method, template, 404, fill(template, dict.fromkeys(ids, missing)), headers=S, **body)

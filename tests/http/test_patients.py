@@ -9,7 +9,7 @@ import pytest
 
 from ..helpers import PATIENT, create_patient, create_report, moment
 
-PATIENT_KEYS = ["id", "first_name", "last_name", "admission_date", "dismissal_date", "created_at", "updated_at"]
+PATIENT_KEYS = ["id", "first_name", "last_name", "admission_date", "dismissal_date", "ward", "created_at", "updated_at"]
 NOT_PROVIDED = {"detail": "Authentication credentials were not provided."}
 LIST_ALLOW = "GET, POST, HEAD, OPTIONS"
 DETAIL_ALLOW = "GET, PUT, PATCH, DELETE, HEAD, OPTIONS"

@@ -28,7 +28,8 @@ async def db(settings: Any) -> AsyncIterator[Database]:
 
 def insert_patient(first_name: str) -> tuple[str, dict[str, Any]]:
     return (
-        "INSERT INTO patients (first_name, last_name, admission_date) VALUES (%(f)s, 'Ng', now()) RETURNING id",
+        "INSERT INTO patients (first_name, last_name, admission_date, ward) "
+        "VALUES (%(f)s, 'Ng', now(), 1) RETURNING id",
         {"f": first_name},
     )
 
@@ -46,7 +47,7 @@ async def test_a_queued_statement_travels_with_the_events(db, sql) -> None:
         row = await tx.fetchone(*insert_patient("Lan"))
         await tx.later(Q.schedule_reminder, {"patient": row["id"], "channel": CHANNEL})  # a prepared, named query
         await tx.later(*insert_patient("50% more"))
-        tx.emit(Event.of("patients", "create", {"id": row["id"]}))
+        tx.emit(Event.of("patients", "create", {"id": row["id"]}, ward=None))
     assert sorted(sql("SELECT first_name FROM patients")) == [("50% more",), ("Lan",)]
     assert [e.id for e in db.committed] == [sql("SELECT max(id) FROM events")[0][0]]
 
@@ -56,7 +57,7 @@ async def test_a_failing_queued_statement_rolls_everything_back(db, sql) -> None
         async with db.transaction() as tx:
             await tx.fetchone(*insert_patient("Kept?"))
             await tx.later("SELECT 1 / %(zero)s", {"zero": 0})
-            tx.emit(Event.of("patients", "create", {"id": 1}))
+            tx.emit(Event.of("patients", "create", {"id": 1}, ward=None))
     assert sql("SELECT count(*) FROM patients") == [(0,)]
     assert sql("SELECT count(*) FROM events") == [(0,)]
     assert db.committed == []

@@ -1,0 +1,1 @@
+"""Wards: a patient is in one; users belong to any number."""
