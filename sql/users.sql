@@ -33,7 +33,8 @@ RETURNING id, is_active, is_staff, is_superuser;
 UPDATE users
    SET username = %(username)s, first_name = %(first_name)s, last_name = %(last_name)s
  WHERE id = %(id)s
-RETURNING id, username, email, first_name, last_name, is_active, is_staff, is_superuser;
+RETURNING id, username, email, first_name, last_name, is_active, is_staff, is_superuser,
+          ARRAY(SELECT uw.ward FROM user_wards uw WHERE uw.user_id = users.id) AS wards;
 
 -- name: session_user
 -- The user of a session key (its SHA-256), if the session has been used

@@ -73,13 +73,17 @@ class LoginGuard:
 
 
 def details(user: User) -> dict[str, Any]:
-    """dj-rest-auth's UserDetailsSerializer: the key is ``pk``, not ``id``."""
+    """dj-rest-auth's UserDetailsSerializer (the key is ``pk``, not ``id``),
+    with what a screen needs to know of its user's access, read-only."""
     return {
         "pk": user.id,
         "username": user.username,
         "email": user.email,
         "first_name": user.first_name,
         "last_name": user.last_name,
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        "wards": sorted(user.wards),
     }
 
 

@@ -60,6 +60,11 @@ USER_DETAILS = {
     "username": _details.pop("username"),
     "email": read_only({"type": "string"}),
     **_details,
+    "is_staff": read_only({"type": "boolean"}, "Manages users and wards; sees every ward."),
+    "is_superuser": read_only({"type": "boolean"}),
+    "wards": read_only(
+        {"type": "array", "items": {"type": "integer", "format": "int64"}}, "The wards whose patients the user sees."
+    ),
 }
 
 

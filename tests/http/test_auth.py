@@ -157,7 +157,16 @@ async def test_logout_get_is_not_allowed(client, alice) -> None:
 
 # --- user details ------------------------------------------------------------
 
-ALICE = {"pk": None, "username": "alice", "email": "alice@example.com", "first_name": "", "last_name": ""}
+ALICE = {
+    "pk": None,
+    "username": "alice",
+    "email": "alice@example.com",
+    "first_name": "",
+    "last_name": "",
+    "is_staff": False,
+    "is_superuser": False,
+    "wards": [1],
+}
 
 
 async def test_user_details(client, alice) -> None:
@@ -329,6 +338,9 @@ async def test_createuser_then_login(client, database_url, sql) -> None:
         "email": "nurse@example.com",
         "first_name": "",
         "last_name": "",
+        "is_staff": False,
+        "is_superuser": False,
+        "wards": [1],  # the only ward there is
     }
     assert (await login(client, "nurse", "wrong-pass")).status == 400
 
