@@ -33,6 +33,7 @@ ID: Schema = {"type": "integer", "format": "int64", "minimum": 1}  # the object'
 REF: Schema = {"type": "integer", "format": "int64"}  # the id of another object
 USER_ID: Schema = {"type": "integer", "format": "int64", "nullable": True}  # a user, null once deleted
 DATETIME: Schema = {"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}
+DATETIME_IN: Schema = {"type": "string", "format": "date-time"}  # as a client may send it (ISO 8601)
 INTEGER: Schema = {"type": "integer"}
 BOOLEAN: Schema = {"type": "boolean"}
 NON_EMPTY_TEXT: Schema = {"type": "string", "minLength": 1}

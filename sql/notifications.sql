@@ -7,6 +7,8 @@ SELECT id, type, severity, patient, report, message, created_at, acknowledged_at
  WHERE (%(wards)s::bigint[] IS NULL
         OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
    AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+   AND (%(ward)s::bigint IS NULL
+        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = %(ward)s::bigint))
    AND (%(acknowledged)s::boolean IS NULL OR (acknowledged_at IS NOT NULL) = %(acknowledged)s::boolean)
    AND (%(admitted)s::boolean IS NULL
         OR patient IN (SELECT p.id FROM patients p WHERE (p.dismissal_date IS NULL) = %(admitted)s::boolean))
@@ -21,6 +23,8 @@ SELECT id, type, severity, patient, report, message, created_at, acknowledged_at
  WHERE (%(wards)s::bigint[] IS NULL
         OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
    AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+   AND (%(ward)s::bigint IS NULL
+        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = %(ward)s::bigint))
    AND (%(acknowledged)s::boolean IS NULL OR (acknowledged_at IS NOT NULL) = %(acknowledged)s::boolean)
    AND (%(admitted)s::boolean IS NULL
         OR patient IN (SELECT p.id FROM patients p WHERE (p.dismissal_date IS NULL) = %(admitted)s::boolean))
@@ -35,6 +39,8 @@ SELECT count(*) AS count
         WHERE (%(wards)s::bigint[] IS NULL
                OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
           AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+          AND (%(ward)s::bigint IS NULL
+               OR patient IN (SELECT p.id FROM patients p WHERE p.ward = %(ward)s::bigint))
           AND (%(acknowledged)s::boolean IS NULL OR (acknowledged_at IS NOT NULL) = %(acknowledged)s::boolean)
           AND (%(admitted)s::boolean IS NULL
                OR patient IN (SELECT p.id FROM patients p WHERE (p.dismissal_date IS NULL) = %(admitted)s::boolean))

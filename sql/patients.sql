@@ -10,6 +10,7 @@
 SELECT id, first_name, last_name, admission_date, dismissal_date, ward, created_at, updated_at
   FROM patients
  WHERE (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
+   AND (%(ward)s::bigint IS NULL OR ward = %(ward)s::bigint)
    AND (%(admitted)s::boolean IS NULL OR (dismissal_date IS NULL) = %(admitted)s::boolean)
    AND (%(search)s::text IS NULL OR (first_name || ' ' || last_name) ILIKE %(search)s::text)
    AND (%(after_key)s::timestamptz IS NULL
@@ -22,6 +23,7 @@ SELECT id, first_name, last_name, admission_date, dismissal_date, ward, created_
 SELECT id, first_name, last_name, admission_date, dismissal_date, ward, created_at, updated_at
   FROM patients
  WHERE (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
+   AND (%(ward)s::bigint IS NULL OR ward = %(ward)s::bigint)
    AND (%(admitted)s::boolean IS NULL OR (dismissal_date IS NULL) = %(admitted)s::boolean)
    AND (%(search)s::text IS NULL OR (first_name || ' ' || last_name) ILIKE %(search)s::text)
    AND (admission_date, id) > (%(before_key)s::timestamptz, %(before_id)s::bigint)
@@ -34,6 +36,7 @@ SELECT count(*) AS count
   FROM (SELECT 1
           FROM patients
          WHERE (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
+           AND (%(ward)s::bigint IS NULL OR ward = %(ward)s::bigint)
            AND (%(admitted)s::boolean IS NULL OR (dismissal_date IS NULL) = %(admitted)s::boolean)
            AND (%(search)s::text IS NULL OR (first_name || ' ' || last_name) ILIKE %(search)s::text)
          LIMIT %(bound)s) AS bounded;

@@ -14,6 +14,8 @@ SELECT *
  WHERE (%(wards)s::bigint[] IS NULL
         OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
    AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+   AND (%(ward)s::bigint IS NULL
+        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = %(ward)s::bigint))
    AND (%(since)s::timestamptz IS NULL OR time >= %(since)s::timestamptz)
    AND (%(until)s::timestamptz IS NULL OR time <= %(until)s::timestamptz)
    AND (%(after_key)s::timestamptz IS NULL OR (time, id) < (%(after_key)s::timestamptz, %(after_id)s::bigint))
@@ -26,6 +28,8 @@ SELECT *
  WHERE (%(wards)s::bigint[] IS NULL
         OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
    AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+   AND (%(ward)s::bigint IS NULL
+        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = %(ward)s::bigint))
    AND (%(since)s::timestamptz IS NULL OR time >= %(since)s::timestamptz)
    AND (%(until)s::timestamptz IS NULL OR time <= %(until)s::timestamptz)
    AND (time, id) > (%(before_key)s::timestamptz, %(before_id)s::bigint)
@@ -39,6 +43,8 @@ SELECT count(*) AS count
         WHERE (%(wards)s::bigint[] IS NULL
                OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
           AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
+          AND (%(ward)s::bigint IS NULL
+               OR patient IN (SELECT p.id FROM patients p WHERE p.ward = %(ward)s::bigint))
           AND (%(since)s::timestamptz IS NULL OR time >= %(since)s::timestamptz)
           AND (%(until)s::timestamptz IS NULL OR time <= %(until)s::timestamptz)
          LIMIT %(bound)s) AS bounded;

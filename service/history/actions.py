@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from .. import events
-from ..apidocs import DATETIME, ID, REF, USER_ID, ActionDoc, ReadOnly, Reply, ResourceDocs, enum, nullable
+from ..apidocs import DATETIME, DATETIME_IN, ID, REF, USER_ID, ActionDoc, ReadOnly, Reply, ResourceDocs, enum, nullable
 from ..context import Context, User
 from ..db import Row, Tx
 from ..errors import Conflict, PermissionDenied, not_found_for
@@ -240,6 +240,8 @@ RESOURCE = Resource(
     filters=(
         Filter("report", "Only the history of this report (id).", REF),
         Filter("patient", "Only those of this patient (id).", REF),
+        Filter("since", "Only changes recorded at or after this time (ISO 8601).", DATETIME_IN),
+        Filter("until", "Only changes recorded at or before this time (ISO 8601).", DATETIME_IN),
     ),
     docs=DOCS,
 )

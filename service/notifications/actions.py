@@ -71,6 +71,7 @@ def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
     return {
         **scope(ctx),
         "patient": id_filter(filters, "patient"),
+        "ward": id_filter(filters, "ward"),
         "acknowledged": bool_filter(filters, "acknowledged", tz),
         "admitted": bool_filter(filters, "admitted", tz),
     }
@@ -147,6 +148,7 @@ RESOURCE = Resource(
     detail_actions={"acknowledge": acknowledge},
     filters=(
         Filter("patient", "Only those of this patient (id).", REF),
+        Filter("ward", "Only those of this ward's patients (id).", REF),
         Filter("acknowledged", "`false`: only open notifications; `true`: only acknowledged ones.", BOOLEAN),
         Filter("admitted", "`true`: only those of patients not dismissed; `false`: of dismissed ones.", BOOLEAN),
     ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import events
-from ..apidocs import BOOLEAN, DATETIME, ID, ReadOnly, ResourceDocs
+from ..apidocs import BOOLEAN, DATETIME, ID, REF, ReadOnly, ResourceDocs
 from ..context import Context
 from ..db import Tx
 from ..errors import ValidationError, not_found_for
@@ -20,6 +20,7 @@ from ..resources import (
     Resource,
     bool_filter,
     check_if_match,
+    id_filter,
     lookup_id,
     scope,
     search_filter,
@@ -63,7 +64,12 @@ def check_dates(values: dict[str, Any]) -> None:
 
 def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
     tz = ctx.settings.tz
-    return {**scope(ctx), "admitted": bool_filter(filters, "admitted", tz), "search": search_filter(filters)}
+    return {
+        **scope(ctx),
+        "ward": id_filter(filters, "ward"),
+        "admitted": bool_filter(filters, "admitted", tz),
+        "search": search_filter(filters),
+    }
 
 
 LIST = ListSpec(
@@ -168,6 +174,7 @@ RESOURCE = Resource(
     update=update,
     delete=delete,
     filters=(
+        Filter("ward", "Only the patients of this ward (id).", REF),
         Filter("admitted", "`true`: not dismissed; `false`: dismissed.", BOOLEAN),
         Filter("search", "Patients whose name contains this text (any case).", {"type": "string", "maxLength": 100}),
     ),

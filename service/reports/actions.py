@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..apidocs import REF, ResourceDocs
+from ..apidocs import DATETIME_IN, REF, ResourceDocs
 from ..context import Context
 from ..db import Row, Tx
 from ..errors import ValidationError, not_found_for
@@ -47,6 +47,7 @@ def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
     return {
         **scope(ctx),
         "patient": id_filter(filters, "patient"),
+        "ward": id_filter(filters, "ward"),
         "since": time_filter(filters, "since", tz),
         "until": time_filter(filters, "until", tz),
     }
@@ -178,6 +179,11 @@ RESOURCE = Resource(
     create=create,
     update=update,
     delete=delete,
-    filters=(Filter("patient", "Only those of this patient (id).", REF),),
+    filters=(
+        Filter("patient", "Only those of this patient (id).", REF),
+        Filter("ward", "Only those of this ward's patients (id).", REF),
+        Filter("since", "Only observations made at or after this time (ISO 8601).", DATETIME_IN),
+        Filter("until", "Only observations made at or before this time (ISO 8601).", DATETIME_IN),
+    ),
     docs=DOCS,
 )
