@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import board, health, openapi
+from . import board, health, housekeeping, openapi
 from . import db as dbmod
 from .appkeys import DB, GUARD, HUB, SETTINGS
 from .audit import actions as audit
@@ -26,6 +27,7 @@ from .realtime.hub import Hub
 from .realtime.publisher import Publisher
 from .reports import actions as reports
 from .resources import Resource
+from .tasks import cancel_all
 from .users import actions as users
 from .wards import actions as wards
 
@@ -78,11 +80,13 @@ async def realtime(app: web.Application) -> AsyncIterator[None]:
     publisher = Publisher(settings.redis_url, settings.redis_channel, local=hub.offer)
     await hub.start()
     publisher.start()
+    pruner = asyncio.create_task(housekeeping.watch(db, settings.event_retention_seconds), name="event-pruning")
     db.after_commit = publisher.submit
     app[HUB] = hub
     log.info("publishing events to Redis at %s, channel %r", settings.redacted_redis_url(), settings.redis_channel)
     yield
     db.after_commit = None
+    await cancel_all([pruner])
     await publisher.close()
     await hub.stop()
 

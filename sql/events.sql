@@ -30,6 +30,14 @@ SELECT greatest((SELECT coalesce(max(id), 0) FROM events), pruned_through) AS la
        pruned_through
   FROM event_horizon;
 
+-- name: oldest_event_age
+-- Seconds since the oldest event kept was written (NULL: none kept).
+SELECT extract(epoch FROM now() - min(created_at))::float8 AS seconds FROM events;
+
+-- name: try_prune_lock
+-- One pruner at a time (workers and servers): the lock ends with the transaction.
+SELECT pg_try_advisory_xact_lock(1684369001) AS locked;
+
 -- name: prune_events
 -- Delete events older than the retention window and remember the newest id
 -- deleted, so that a resume from before it is answered with 410.
