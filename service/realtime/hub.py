@@ -214,10 +214,11 @@ class Hub:
         Sessions attaching while this runs are not in the snapshot: they
         replay up to ``last_id``, which already counts this event.
         """
-        self.last_id = event.id
         if event.internal:
-            await self._apply(event)
+            await self._apply(event)  # a failed read leaves last_id as it was: the event is retried
+            self.last_id = event.id
             return
+        self.last_id = event.id
         audience = self.audience(event)
         frames: dict[str, tuple[Event, bytes]] = {}  # one encoding per action seen
         for start in range(0, len(audience), DELIVERY_SLICE):
@@ -267,20 +268,22 @@ class Hub:
         """Give a session its user's new rights; its screen drops the admitted
         patients it may no longer see and gets those it now may."""
         before = session.user
-        self._unindex(session)
-        session.user = user
-        self._index(session)
+        changes = []  # read first: if the database fails, nothing has changed yet and the event is retried
         for sight, action in ((_gained(before, user), events.CREATE), (_gained(user, before), events.DELETE)):
             if sight is None:
                 continue
-            rows = await self.db.fetchall(Q.admitted_patients_in, sight)
-            for row in rows:
+            for row in await self.db.fetchall(Q.admitted_patients_in, sight):
                 if action == events.CREATE:
                     change = Event.of("patients", action, row, ward=row["ward"])
                 else:
                     change = Event.deleted("patients", row["id"], ward=row["ward"])
                 change.id = event.id
-                session.push(change, event_frame(change))
+                changes.append(change)
+        self._unindex(session)
+        session.user = user
+        self._index(session)
+        for change in changes:
+            session.push(change, event_frame(change))
 
     async def read_events(self, after: int, upto: int | None, limit: int = REPLAY_BATCH) -> list[Event]:
         rows = await self.db.fetchall(
