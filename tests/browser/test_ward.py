@@ -189,7 +189,13 @@ def test_a_dismissed_patient_is_found_by_search_and_opens_with_their_reports(new
     expect(results).to_have_count(1)
     expect(results.first).to_contain_text("Nadia Quartz")
     (request,) = [r for r in calls if "/api/patients/" in r.url]
-    assert query_of(request.url) == {"ward": "1", "admitted": "false", "search": "quartz", "cursor": "", "page_size": "25"}
+    assert query_of(request.url) == {
+        "ward": "1",
+        "admitted": "false",
+        "search": "quartz",
+        "cursor": "",
+        "page_size": "25",
+    }
 
     search.fill("Case-29")  # Case-29, Case-290 ... Case-299: 11
     page.get_by_role("button", name="Search").click()
@@ -239,10 +245,20 @@ def test_the_ward_picker_switches_wards(new_page, make_user, sql) -> None:
 
     # live: a patient admitted to the other ward does not appear here, one admitted here does
     base = base_url(page)
-    other = rest(base, nurse, "POST", "/api/patients/", {"first_name": "Cai", "last_name": "Elsewhere",
-                                                          "admission_date": "2024-06-01T10:00:00Z", "ward": 1})
-    here = rest(base, nurse, "POST", "/api/patients/", {"first_name": "Dee", "last_name": "Here",
-                                                         "admission_date": "2024-06-01T10:00:00Z", "ward": north})
+    other = rest(
+        base,
+        nurse,
+        "POST",
+        "/api/patients/",
+        {"first_name": "Cai", "last_name": "Elsewhere", "admission_date": "2024-06-01T10:00:00Z", "ward": 1},
+    )
+    here = rest(
+        base,
+        nurse,
+        "POST",
+        "/api/patients/",
+        {"first_name": "Dee", "last_name": "Here", "admission_date": "2024-06-01T10:00:00Z", "ward": north},
+    )
     expect(card(page, here["id"])).to_be_visible()
     expect(card(page, other["id"])).to_have_count(0)
     # moved to the other ward: it leaves this board, and shows on the other one with its reports

@@ -24,6 +24,14 @@ def expect(locator: Any) -> Any:
     return pw_expect(locator)
 
 
+def on_post(route: Any, handle: Any) -> None:
+    """Route the POSTs through ``handle``; everything else goes on."""
+    if route.request.method == "POST":
+        handle(route)
+    else:
+        route.continue_()
+
+
 def test_a_change_made_meanwhile_is_shown_beside_the_input_instead_of_being_overwritten(new_page, alice) -> None:
     page_a, patient, report = open_patient_with_report(new_page, alice, pulse=90, fever="38.20")
     page_b = new_page()  # another screen (sessionStorage is per context: it logs in itself)
@@ -106,8 +114,10 @@ def test_a_write_whose_reply_was_lost_is_retried_with_its_key_and_made_once(new_
         else:
             route.continue_()
 
-    page.route(re.compile(r"/api/reports/$"), lambda route: lose_the_first_reply(route) if route.request.method == "POST" else route.continue_())
-    page.on("response", lambda r: replies.append(r) if r.request.method == "POST" and "/api/reports/" in r.url else None)
+    page.route(re.compile(r"/api/reports/$"), lambda route: on_post(route, lose_the_first_reply))
+    page.on(
+        "response", lambda r: replies.append(r) if r.request.method == "POST" and "/api/reports/" in r.url else None
+    )
 
     page.get_by_role("button", name="Add observation").click()
     form = page.get_by_role("dialog", name=re.compile("New observation"))
@@ -115,7 +125,9 @@ def test_a_write_whose_reply_was_lost_is_retried_with_its_key_and_made_once(new_
     form.get_by_role("button", name="Save observation").click()
     banner = page.locator("#retry-banner")
     expect(banner).to_be_visible()
-    expect(banner).to_contain_text("Saving the observation: the server answered 503. Trying again in 2 s (attempt 2 of 5)")
+    expect(banner).to_contain_text(
+        "Saving the observation: the server answered 503. Trying again in 2 s (attempt 2 of 5)"
+    )
     expect(form).to_have_count(0)
     expect(banner).to_be_hidden()
 
@@ -146,7 +158,7 @@ def test_writes_get_new_keys_and_a_failed_save_keeps_its_key_for_the_same_input(
         else:
             route.continue_()
 
-    page.route(re.compile(r"/api/patients/$"), lambda route: unreachable(route) if route.request.method == "POST" else route.continue_())
+    page.route(re.compile(r"/api/patients/$"), lambda route: on_post(route, unreachable))
     page.goto("/#/")
     expect_live(page)
     page.get_by_role("button", name="Add patient").click()
