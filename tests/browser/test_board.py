@@ -320,6 +320,7 @@ def test_a_410_after_reconnecting_reloads_everything(new_page, make_user, sql) -
     expect(card(page, kept["id"])).to_have_count(0)
     expect(page.locator("#offline-banner")).to_be_hidden()
     assert snapshots, "a 410 makes the page reload its data"
+    assert all("ward=1" in url and "admitted=true" in url for url in snapshots), "the ward's, not everything"
 
 
 def test_deleting_asks_first_and_a_deleted_report_can_be_restored(new_page, alice) -> None:
