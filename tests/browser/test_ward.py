@@ -162,7 +162,7 @@ def test_the_chart_reads_a_patients_reports_page_by_page(new_page, alice, sql) -
     older.click()
     expect(columns).to_have_count(LONG_STAY_REPORTS)
     expect(older).to_have_count(0)
-    expect(page.get_by_text("All observations shown")).to_be_visible()
+    expect(page.get_by_text(f"All {LONG_STAY_REPORTS} observations shown")).to_be_visible()
     expect(page.locator(".obs-paging")).to_have_attribute("data-count", str(LONG_STAY_REPORTS))
 
     pages = [r.url for r in calls if "/api/reports/" in r.url]

@@ -43,7 +43,7 @@ function notHere(root, patientId, { store, retryLookup, setWard, lookup }) {
 }
 
 function olderControl(patientId, pages, count, loadOlder) {
-  let control;
+  let control = null;
   if (!pages || (pages.loading && !pages.first)) {
     control = h('span', { class: 'loading meta', role: 'status' }, 'Loading observations…');
   } else if (pages.loading) {
@@ -57,11 +57,11 @@ function olderControl(patientId, pages, count, loadOlder) {
       type: 'button', class: 'btn btn-quiet btn-small', dataset: { key: 'older' },
       onclick: () => loadOlder(patientId),
     }, 'Older observations');
-  } else {
-    control = h('span', { class: 'meta', dataset: { allShown: 'true' } }, 'All observations shown');
   }
-  return h('div', { class: 'actions obs-paging', dataset: { count } },
-    h('span', { class: 'meta' }, `${count} observation${count === 1 ? '' : 's'} shown`), control);
+  const plural = `observation${count === 1 ? '' : 's'}`;
+  const done = pages?.first && !pages.next && !pages.loading && !pages.error;
+  return h('div', { class: 'actions obs-paging', dataset: { count, allShown: String(Boolean(done)) } },
+    h('span', { class: 'meta' }, done ? `All ${count} ${plural} shown` : `Newest ${count} ${plural} shown`), control);
 }
 
 export function renderPatient(root, patientId, views) {
