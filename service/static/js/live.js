@@ -11,15 +11,24 @@
 //   onReset()                 410: reload everything
 //   onStatus(state, info)     'connecting' | 'online' | 'offline', info.retryIn (ms)
 //   onRejected()              the handshake failed (perhaps the token is gone)
+//   onSessionEnded()          closed with 4401: the session ended (logout elsewhere,
+//                             expiry, password change, deactivation); no reconnect
+//
+// Close codes: 4401 ends the session; 1001 (the server shuts down) reconnects
+// at once, to whichever process answers; 1008 (too slow, too many frames)
+// backs off further before reconnecting.
 
 const MIN_DELAY = 500;
 const MAX_DELAY = 10000;
 const STABLE_MS = 5000; // a connection open this long resets the backoff
+export const CLOSE_SESSION_ENDED = 4401;
+const CLOSE_GOING_AWAY = 1001;
+const CLOSE_POLICY = 1008;
 
 export class Live {
-  constructor({ token, onEvent, onOpen, onReset, onStatus, onRejected }) {
+  constructor({ token, onEvent, onOpen, onReset, onStatus, onRejected, onSessionEnded }) {
     this.token = token;
-    this.handlers = { onEvent, onOpen, onReset, onStatus, onRejected };
+    this.handlers = { onEvent, onOpen, onReset, onStatus, onRejected, onSessionEnded };
     this.lastEventId = null;
     this.ws = null;
     this.attempt = 0;
@@ -89,11 +98,18 @@ export class Live {
     ws.addEventListener('message', (event) => {
       if (this.ws === ws) this.receive(event.data);
     });
-    ws.addEventListener('close', () => {
+    ws.addEventListener('close', (event) => {
       if (this.ws !== ws) return; // replaced or stopped
       this.ws = null;
       if (this.stopped) return;
+      if (event.code === CLOSE_SESSION_ENDED) {
+        this.stop();
+        this.handlers.onSessionEnded?.();
+        return;
+      }
       if (opened && Date.now() - openedAt >= STABLE_MS) this.attempt = 0;
+      if (event.code === CLOSE_GOING_AWAY) this.attempt = 0;
+      if (event.code === CLOSE_POLICY) this.attempt = Math.max(this.attempt, 3);
       if (!opened) this.handlers.onRejected?.();
       this.scheduleReconnect();
     });

@@ -1,7 +1,15 @@
-// The ward overview: one card per admitted patient.
+// The ward overview: one card per admitted patient, and a search of the
+// ward's dismissed patients (read from the server page by page, never all).
+//
+// The page stays in place between renders: a card is rebuilt only when its
+// patient's version (anything of theirs changed) or the minute changed, so
+// a render costs what changed, not the whole ward.
+import * as api from '../api.js';
 import { h } from '../dom.js';
 import { bloodPressure, fmtShort, fmtWhen, fullName, signed, value } from '../format.js';
 import { countdown, notificationList, phaseBadge } from './common.js';
+
+const DISMISSED_PAGE = 25;
 
 function vital(label, text) {
   return h('div', {}, h('dt', {}, label), h('dd', {}, text));
@@ -47,24 +55,135 @@ function card(patient, store, actions) {
   );
 }
 
-let dismissedOpen = false;
+// --- the state kept between renders -----------------------------------------
 
-export function renderOverview(root, { store, actions }) {
-  document.title = 'Ward overview — Dengue Ward';
-  const admitted = store.admitted();
-  const dismissed = store.dismissed();
-  root.replaceChildren(
-    h('div', { class: 'page-head' },
-      h('h1', {}, 'Ward overview ', h('span', { class: 'meta' }, `${admitted.length} admitted`)),
-      h('button', { type: 'button', class: 'btn', dataset: { key: 'add-patient' }, onclick: actions.addPatient }, 'Add patient')),
-    admitted.length
-      ? h('div', { class: 'cards' }, admitted.map((p) => card(p, store, actions)))
-      : h('p', { class: 'empty' }, 'No patient is admitted. Use “Add patient” to admit one.'),
-    dismissed.length
-      ? h('details', { class: 'dismissed', open: dismissedOpen, ontoggle: (e) => { dismissedOpen = e.currentTarget.open; } },
-        h('summary', {}, `Dismissed patients (${dismissed.length})`),
-        h('ul', {}, dismissed.map((p) => h('li', {},
-          h('a', { href: `#/patients/${p.id}` }, fullName(p)), ` — dismissed ${fmtShort(p.dismissal_date)}`))))
+let page = null; // the overview's elements while it is shown
+const cards = new Map(); // patient id -> {key, el}
+const dismissed = { ward: null, query: '', results: [], next: null, loading: false, error: null, searched: false, seq: 0 };
+
+function resetDismissed(ward) {
+  Object.assign(dismissed, { ward, query: '', results: [], next: null, loading: false, error: null, searched: false });
+  dismissed.seq += 1; // a search still under way is forgotten
+}
+
+/** Forget everything (another ward, another user). */
+export function resetOverview() {
+  page = null;
+  cards.clear();
+  resetDismissed(null);
+}
+
+// --- dismissed patients -------------------------------------------------------
+
+async function searchDismissed(ward, query, more) {
+  const seq = ++dismissed.seq;
+  Object.assign(dismissed, { ward, query, loading: true, error: null, searched: true });
+  if (!more) Object.assign(dismissed, { results: [], next: null });
+  drawDismissed();
+  try {
+    const found = more ? await api.page(dismissed.next) : await api.dismissedPage(ward, query, DISMISSED_PAGE);
+    if (seq !== dismissed.seq) return;
+    dismissed.results = [...dismissed.results, ...found.results];
+    dismissed.next = found.next;
+  } catch (error) {
+    if (seq !== dismissed.seq) return;
+    dismissed.error = error.message;
+  }
+  dismissed.loading = false;
+  drawDismissed();
+}
+
+function drawDismissed() {
+  if (!page) return;
+  const { results, next, loading, error, searched, query } = dismissed;
+  const items = results.map((p) => h('li', { dataset: { patientId: p.id } },
+    h('a', { href: `#/patients/${p.id}` }, fullName(p)),
+    ` — admitted ${fmtShort(p.admission_date)}, dismissed ${fmtShort(p.dismissal_date)}`));
+  let summary = null;
+  if (loading) summary = h('p', { class: 'meta', role: 'status' }, 'Searching…');
+  else if (error) summary = h('p', { class: 'form-error', role: 'alert' }, error);
+  else if (searched && !results.length) {
+    summary = h('p', { class: 'empty', role: 'status' }, query ? `No dismissed patient matches “${query}”.` : 'No patient has been dismissed from this ward.');
+  }
+  page.dismissedResults.replaceChildren(...[
+    items.length ? h('ul', { class: 'dismissed-list' }, items) : null,
+    summary,
+    next && !loading
+      ? h('button', { type: 'button', class: 'btn btn-quiet btn-small', onclick: () => searchDismissed(dismissed.ward, dismissed.query, true) }, 'More dismissed patients')
       : null,
-  );
+  ].filter(Boolean));
+}
+
+function dismissedSection(ward) {
+  const input = h('input', { type: 'search', id: 'dismissed-search', name: 'search', placeholder: 'Part of a name', maxlength: 100, value: dismissed.query, autocomplete: 'off' });
+  const form = h('form', { class: 'search', role: 'search', 'aria-label': 'Dismissed patients' },
+    h('label', { for: 'dismissed-search' }, 'Find a dismissed patient'),
+    h('div', { class: 'search-row' },
+      input,
+      h('button', { type: 'submit', class: 'btn' }, 'Search'),
+      h('button', {
+        type: 'button', class: 'btn btn-quiet',
+        onclick: () => { input.value = ''; searchDismissed(ward, '', false); },
+      }, 'List all')));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    searchDismissed(ward, input.value.trim(), false);
+  });
+  const results = h('div', { class: 'dismissed-results', 'aria-live': 'polite' });
+  const section = h('section', { class: 'dismissed panel', 'aria-labelledby': 'dismissed-title' },
+    h('h2', { id: 'dismissed-title' }, 'Dismissed patients'),
+    h('p', { class: 'meta' }, 'Dismissed patients are not loaded with the ward: search them by name, or list them newest first.'),
+    form, results);
+  return { section, results };
+}
+
+// --- the page -----------------------------------------------------------------
+
+function build(root, store, actions) {
+  if (dismissed.ward !== store.ward) resetDismissed(store.ward);
+  const count = h('span', { class: 'meta' });
+  const title = h('h1', {}, `${store.wardName(store.ward)} `, count);
+  const grid = h('div', { class: 'cards' });
+  const empty = h('p', { class: 'empty' }, 'No patient is admitted. Use “Add patient” to admit one.');
+  const { section, results } = dismissedSection(store.ward);
+  const el = h('div', { class: 'overview', dataset: { ward: store.ward } },
+    h('div', { class: 'page-head' },
+      title,
+      h('button', { type: 'button', class: 'btn', dataset: { key: 'add-patient' }, onclick: () => actions.addPatient() }, 'Add patient')),
+    grid, empty, section);
+  root.replaceChildren(el);
+  root.dataset.view = `overview:${store.ward}`;
+  page = { el, root, ward: store.ward, title, count, grid, empty, dismissedResults: results };
+  drawDismissed();
+}
+
+export function renderOverview(root, { store, actions, epoch }) {
+  document.title = `${store.wardName(store.ward)} — Dengue Ward`;
+  if (!page || page.root !== root || page.ward !== store.ward || !root.contains(page.el)) build(root, store, actions);
+  const admitted = store.admitted();
+  page.title.firstChild.textContent = `${store.wardName(store.ward)} `;
+  page.count.textContent = `${admitted.length} admitted`;
+  page.empty.hidden = admitted.length > 0;
+
+  const wanted = [];
+  const ids = new Set();
+  for (const patient of admitted) {
+    const key = `${store.patientVersion(patient.id)}:${epoch}`;
+    let entry = cards.get(patient.id);
+    if (!entry || entry.key !== key) {
+      const el = card(patient, store, actions);
+      if (entry?.el.isConnected) entry.el.replaceWith(el);
+      entry = { key, el };
+      cards.set(patient.id, entry);
+    }
+    wanted.push(entry.el);
+    ids.add(patient.id);
+  }
+  for (const id of cards.keys()) if (!ids.has(id)) cards.delete(id);
+  const grid = page.grid;
+  wanted.forEach((el, i) => {
+    const at = grid.children[i];
+    if (at !== el) grid.insertBefore(el, at ?? null);
+  });
+  while (grid.children.length > wanted.length) grid.lastElementChild.remove();
 }
