@@ -113,7 +113,12 @@ RETURNING id, type, severity, patient, report, message, created_at, acknowledged
           acknowledged_reason;
 
 -- name: patient_ward
-SELECT ward FROM patients WHERE id = %(id)s;
+-- The ward of a patient, or the one a deleted patient was in: their history
+-- stays visible to that ward, so changes to it are broadcast there too.
+SELECT ward FROM patients WHERE id = %(id)s
+UNION ALL
+SELECT ward FROM deleted_patients WHERE id = %(id)s
+LIMIT 1;
 
 -- name: admitted_patients_in
 -- Admitted patients of some wards (NULL: every ward), but not of others:

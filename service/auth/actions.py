@@ -167,7 +167,13 @@ async def update_details(ctx: Context, data: Any, partial: bool) -> dict[str, An
     user = ctx.require_user()
     clean = validate(DETAIL_FIELDS, data, partial=partial, tz=ctx.settings.tz)
     merged = {**details(user), **clean, "id": user.id}
-    row = await _write_user(ctx.db, Q.update_user_details, merged)
+    async with ctx.db.transaction() as tx:
+        row = await _write_user(tx, Q.update_user_details, merged)
+        before = details(user)
+        changed = [k for k in ("username", "first_name", "last_name") if before[k] != row[k]]
+        if changed:  # audited as staff's edits are
+            old, new = {k: before[k] for k in changed}, {k: row[k] for k in changed}
+            await audit.record(tx, user.id, "user.update", "user", user.id, old, new)
     return details(User.from_row(row))
 
 
@@ -186,7 +192,8 @@ async def password_change(ctx: Context, guard: LoginGuard, data: Any) -> dict[st
     hashed = await _hash(guard, clean["new_password2"])
     async with ctx.db.transaction() as tx:
         await tx.execute(Q.set_password, {"id": user.id, "password": hashed})
-        await sessions.end_all(tx, user.id, keep=ctx.session_id)
+        ended = await sessions.end_all(tx, user.id, keep=ctx.session_id)
+        await audit.record(tx, user.id, "user.set_password", "user", user.id, after={"sessions_ended": ended})
     return {"detail": "New password has been saved."}
 
 

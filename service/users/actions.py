@@ -191,6 +191,11 @@ async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
     require_staff(ctx)
     user_id = lookup_id(pk, MODEL)
     async with ctx.db.transaction() as tx:
+        if isinstance(data, dict) and ("is_active" in data or "is_superuser" in data):
+            # The active superusers first, in id order, as the check below
+            # locks them: the target's row first would deadlock with a
+            # concurrent demotion of another superuser.
+            await tx.fetchall(Q.active_superusers)
         current = await _locked(ctx, tx, user_id)
         check_if_match(ctx, serialize(ctx, current))
         check_flags(ctx, data)
