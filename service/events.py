@@ -26,6 +26,7 @@ STATUS = {CREATE: 201, UPDATE: 200, DELETE: 204, NOTIFICATION: 201}
 AUTH = "_auth"
 SESSIONS_ENDED = "sessions_ended"  # data: {"user": id, "sessions": [session ids]}
 USER_CHANGED = "user_changed"  # data: the user's new flags (and wards)
+PRIOR_PATIENT = "_prior_patient"  # in a moved report's data only; never sent
 
 
 @dataclass(slots=True)
@@ -49,6 +50,17 @@ class Event:
     def deleted(cls, stream: str, pk: int, ward: int | None, **extra: Any) -> Event:
         """A delete carries only the key (``pk`` and ``id``) and ``extra``."""
         return cls(stream, DELETE, pk, jsonutil.dumps({"pk": pk, "id": pk, **extra}), ward=ward)
+
+    @classmethod
+    def moved(
+        cls, stream: str, action: str, obj: dict[str, Any], ward: int, prior_patient: int, prior_ward: int
+    ) -> Event:
+        """A change that moved an object (a report) to a patient of another
+        ward: the data carries the patient it left under ``PRIOR_PATIENT``,
+        which seen_by turns into the delete that ward's screens get (and
+        leaves out of what every other screen gets)."""
+        data = jsonutil.dumps({**obj, "pk": obj["id"], PRIOR_PATIENT: prior_patient})
+        return cls(stream, action, obj["id"], data, ward=ward, prior_ward=prior_ward)
 
     @classmethod
     def sessions_ended(cls, user_id: int, session_ids: list[int]) -> Event:
@@ -84,16 +96,19 @@ def seen_by(event: Event, user: User) -> Event | None:
     out of their sight, a delete (only the key, and the patient of a
     report); nothing when it concerns no ward of theirs."""
     sees_now = user.sees(event.ward)
-    if event.prior_ward is None or user.sees_all:
+    if event.prior_ward is None:
         return event if sees_now else None
+    data = orjson.loads(event.data)
+    prior_patient = data.pop(PRIOR_PATIENT, None)
+    clean = replace(event, data=jsonutil.dumps(data), prior_ward=None) if prior_patient is not None else event
     saw_before = user.sees(event.prior_ward)
-    if sees_now and saw_before:
-        return event
+    if user.sees_all or (sees_now and saw_before):
+        return clean
     if sees_now:
-        return replace(event, action=CREATE, prior_ward=None)
+        return replace(clean, action=CREATE)
     if saw_before:
         extra = {}
-        if event.stream == "reports":
-            extra["patient"] = orjson.loads(event.data).get("patient")
+        if event.stream == "reports":  # the patient the report was under on that screen
+            extra["patient"] = prior_patient if prior_patient is not None else data.get("patient")
         return replace(event, action=DELETE, data=jsonutil.dumps({"pk": event.pk, "id": event.pk, **extra}))
     return None

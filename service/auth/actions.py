@@ -286,8 +286,12 @@ async def change_password(db: Database, username: str, password: str) -> None:
 async def set_active(db: Database, username: str, active: bool) -> int:
     """Activate or deactivate a user; deactivation ends every session at
     once (and closes the sockets). Returns how many sessions ended."""
-    await _user_named(db, username)
+    user = await _user_named(db, username)
     async with db.transaction() as tx:
+        if not active and user.is_superuser and user.is_active:
+            others = [r["id"] for r in await tx.fetchall(Q.active_superusers) if r["id"] != user.id]
+            if not others:
+                raise ValidationError({"username": ["The last active superuser must stay an active superuser."]})
         row = await tx.fetchone(Q.set_user_active, {"username": username, "is_active": active})
         assert row is not None
         tx.emit(Event.user_changed(row))

@@ -86,7 +86,8 @@ async def write(
     moved = moved_from is not None and moved_from != report["patient"]
     # A report moved to a patient of another ward: that ward's screens drop it.
     prior_ward = wards.get(moved_from) if moved and moved_from is not None else None
-    emit_history_rows(tx, [history], ctx, ward, prior_ward if prior_ward != ward else None)
+    left = (moved_from, prior_ward) if moved_from is not None and prior_ward not in (None, ward) else None
+    emit_history_rows(tx, [history], ctx, ward, left)
     if history["history_type"] != "-":
         await raise_for_report(tx, report, ward)
     await reschedule(tx, report["patient"])

@@ -31,17 +31,19 @@ def report_of(history_row: Row) -> Row:
     return {k: v for k, v in history_row.items() if k not in HISTORY_COLUMNS and k != REASON_LOG}
 
 
-def emit_history_rows(tx: Tx, rows: Iterable[Row], ctx: Context, ward: int, prior_ward: int | None = None) -> None:
+def emit_history_rows(
+    tx: Tx, rows: Iterable[Row], ctx: Context, ward: int, moved_from: tuple[int, int] | None = None
+) -> None:
     """Events of report changes (of patients in ``ward``): the report itself,
-    then its new history row. ``prior_ward``: the ward of the patient a
-    report was moved away from, whose screens drop it."""
+    then its new history row. ``moved_from``: the (patient, ward) a report
+    was moved away from, when that ward's screens must drop it."""
     for row in rows:
         report = report_of(row)
         action = ACTION_OF_TYPE[row["history_type"]]
         if action == events.DELETE:
             tx.emit(Event.deleted(STREAM, report["id"], ward=ward, patient=report["patient"]))
+        elif moved_from is not None:
+            tx.emit(Event.moved(STREAM, action, serialize(report, ctx.settings.tz), ward, *moved_from))
         else:
-            event = Event.of(STREAM, action, serialize(report, ctx.settings.tz), ward=ward)
-            event.prior_ward = prior_ward
-            tx.emit(event)
+            tx.emit(Event.of(STREAM, action, serialize(report, ctx.settings.tz), ward=ward))
         tx.emit(Event.of(HISTORY_STREAM, events.CREATE, {**row, REASON_LOG: []}, ward=ward, pk_key="history_id"))

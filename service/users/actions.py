@@ -114,7 +114,7 @@ def _audited(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (list(row[k]) if k == "wards" else row[k]) for k in AUDITED if k in row}
 
 
-def _changed(tx: Tx, row: dict[str, Any]) -> None:
+def changed(tx: Tx, row: dict[str, Any]) -> None:
     """Every process re-authorises the user's open sockets (or closes them)."""
     tx.emit(
         Event.user_changed(
@@ -154,13 +154,16 @@ async def create(ctx: Context, data: Any) -> Obj:
         "is_superuser": superuser,
     }
     async with ctx.db.transaction() as tx:
-        await check_wards(tx, clean.get("wards", []))
+        if "wards" not in clean:  # as createuser: the only ward, while there is exactly one
+            only = await tx.fetchone(Q.only_ward)
+            clean["wards"] = [only["id"]] if only else []
+        await check_wards(tx, clean["wards"])
         try:
             created = await tx.fetchone(Q.insert_managed_user, params)
         except Exception as exc:  # the unique username, the CHECK on its characters
             raise _username_error(exc) from None
         assert created is not None
-        await tx.execute(Q.set_user_wards, {"user_id": created["id"], "wards": clean.get("wards", [])})
+        await tx.execute(Q.set_user_wards, {"user_id": created["id"], "wards": clean["wards"]})
         row = await tx.fetchone(Q.get_user, {"id": created["id"]})
         assert row is not None
         await record(tx, ctx.require_user().id, "user.create", "user", row["id"], after=_audited(row))
@@ -217,18 +220,18 @@ async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
         assert row is not None
         before, after = _audited(current), _audited(row)
         if before != after:
-            changed = {k for k in AUDITED if before.get(k) != after.get(k)}
+            fields = {k for k in AUDITED if before.get(k) != after.get(k)}
             await record(
                 tx,
                 ctx.require_user().id,
                 "user.update",
                 "user",
                 user_id,
-                {k: before[k] for k in sorted(changed)},
-                {k: after[k] for k in sorted(changed)},
+                {k: before[k] for k in sorted(fields)},
+                {k: after[k] for k in sorted(fields)},
             )
-            if changed & {"is_active", "is_staff", "is_superuser", "wards"}:
-                _changed(tx, row)
+            if fields & {"is_active", "is_staff", "is_superuser", "wards"}:
+                changed(tx, row)
             if current["is_active"] and not row["is_active"]:
                 await sessions.end_all(tx, user_id)
     return serialize(ctx, row)

@@ -14,6 +14,7 @@ from ..errors import Conflict, ValidationError, not_found_for
 from ..lists import ListSpec
 from ..resources import Filters, Obj, Resource, check_if_match, lookup_id
 from ..sqlfiles import Q
+from ..users import actions as users
 from ..validation import Field, Kind, validate
 
 STREAM = "wards"
@@ -104,6 +105,10 @@ async def delete(ctx: Context, pk: Any) -> None:
             raise Conflict("The ward still has patients; move them to another ward first.")
         gone = await tx.fetchone(Q.delete_ward, {"id": ward_id})
         assert gone is not None
+        for member in gone["users"]:  # their open sockets forget the ward
+            row = await tx.fetchone(Q.get_user, {"id": member})
+            if row is not None:
+                users.changed(tx, row)
         await record(
             tx,
             ctx.require_user().id,

@@ -409,3 +409,42 @@ async def test_users_and_wards_take_if_match(client, sql, make_user) -> None:
         assert resp.status == 200
         resp = await client.patch(path, json=change, headers={**w.staff.headers, "If-Match": tag})
         assert (resp.status, await resp.json()) == (412, stale)
+
+
+async def test_a_user_created_without_wards_joins_the_only_ward(client, sql, make_user) -> None:
+    """As createuser does: while exactly one ward exists, a user made without
+    ``wards`` belongs to it (with two, to none)."""
+    boss = make_user("boss", staff=True)
+    status, created = await call(client, "POST", "/api/users/", boss, NEW_NURSE)
+    assert (status, created["wards"]) == (201, [1])
+    w = two_wards(sql, make_user)
+    status, other = await call(client, "POST", "/api/users/", w.staff, {**NEW_NURSE, "username": "second"})
+    assert (status, other["wards"]) == (201, [])
+
+
+async def test_deleting_a_ward_updates_its_members_open_sockets(client, sql, make_user) -> None:
+    """The ward leaves its members' rights at once: every process is told
+    (the internal event that re-authorises their sockets), and the member's
+    socket carries on with their other ward."""
+    w = two_wards(sql, make_user)
+    status, spare = await call(client, "POST", "/api/wards/", w.staff, {"name": "Spare"})
+    assert status == 201
+    status, _ = await call(client, "PATCH", f"/api/users/{w.nurse_a.id}/", w.staff, {"wards": [w.a, spare["id"]]})
+    assert status == 200
+    ws = await client.ws_connect("/ws/", params={"token": w.nurse_a.token})
+    await request(ws, "patients", {"action": "list"})
+    status, _ = await call(client, "DELETE", f"/api/wards/{spare['id']}/", w.staff)
+    assert status == 204
+    me = await call(client, "GET", "/rest-auth/user/", w.nurse_a)
+    assert me[1]["wards"] == [w.a]
+    ((told,),) = sql(
+        "SELECT data::jsonb -> 'wards' FROM events WHERE stream = '_auth' AND action = 'user_changed' "
+        "AND object_id = %s ORDER BY id DESC LIMIT 1",
+        (w.nurse_a.id,),
+    )
+    assert told == [w.a]
+    # a change in the nurse's own ward still arrives, in order after the delete
+    patient = await create_patient(client, w.staff, ward=w.a, first_name="After")
+    frame = await next_frame(ws, lambda f: f["payload"].get("event_id") is not None, timeout=5)
+    assert (frame["payload"]["action"], frame["payload"]["data"]["id"]) == ("create", patient["id"])
+    await ws.close()

@@ -119,3 +119,15 @@ async def test_wards_create_refusals(settings, sql) -> None:
         assert err.splitlines() == [message], args
         assert "Traceback" not in err
     assert sql("SELECT id, name FROM wards") == [(1, "Dengue ward")]
+
+
+async def test_deactivateuser_keeps_the_last_active_superuser(settings, sql, make_user) -> None:
+    make_user("root", superuser=True)
+    code, _, err = await cli(settings, "deactivateuser", "root")
+    assert code == 1
+    assert "Error: username: The last active superuser must stay an active superuser." in err.splitlines()
+    assert sql("SELECT is_active FROM users WHERE username = 'root'") == [(True,)]
+    make_user("root2", superuser=True)  # with another one, it may go
+    code, out, err = await cli(settings, "deactivateuser", "root")
+    assert code == 0, err
+    assert sql("SELECT is_active FROM users WHERE username = 'root'") == [(False,)]
