@@ -33,6 +33,8 @@ ID: Schema = {"type": "integer", "format": "int64", "minimum": 1}  # the object'
 REF: Schema = {"type": "integer", "format": "int64"}  # the id of another object
 USER_ID: Schema = {"type": "integer", "format": "int64", "nullable": True}  # a user, null once deleted
 DATETIME: Schema = {"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}
+# A moment a client sends (a list's ?since= / ?until=): any ISO 8601 form the fields take.
+MOMENT: Schema = {"type": "string", "format": "date-time"}
 INTEGER: Schema = {"type": "integer"}
 BOOLEAN: Schema = {"type": "boolean"}
 NON_EMPTY_TEXT: Schema = {"type": "string", "minLength": 1}

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from .. import events
-from ..apidocs import DATETIME, ID, REF, USER_ID, ActionDoc, ReadOnly, Reply, ResourceDocs, enum, nullable
+from ..apidocs import DATETIME, ID, MOMENT, REF, USER_ID, ActionDoc, ReadOnly, Reply, ResourceDocs, enum, nullable
 from ..context import Context, User
 from ..db import Row, Tx
 from ..errors import Conflict, PermissionDenied, not_found_for
@@ -240,6 +240,8 @@ RESOURCE = Resource(
     filters=(
         Filter("report", "Only the history of this report (id).", REF),
         Filter("patient", "Only those of this patient (id).", REF),
+        Filter("since", "Only the changes made at or after this moment (ISO 8601).", MOMENT),
+        Filter("until", "Only the changes made at or before this moment (ISO 8601).", MOMENT),
     ),
     docs=DOCS,
 )

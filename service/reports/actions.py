@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..apidocs import REF, ResourceDocs
+from ..apidocs import MOMENT, REF, ResourceDocs
 from ..context import Context
 from ..db import Row, Tx
 from ..errors import ValidationError, not_found_for
@@ -178,6 +178,10 @@ RESOURCE = Resource(
     create=create,
     update=update,
     delete=delete,
-    filters=(Filter("patient", "Only those of this patient (id).", REF),),
+    filters=(
+        Filter("patient", "Only those of this patient (id).", REF),
+        Filter("since", "Only those observed at or after this moment (ISO 8601).", MOMENT),
+        Filter("until", "Only those observed at or before this moment (ISO 8601).", MOMENT),
+    ),
     docs=DOCS,
 )
