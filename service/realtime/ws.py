@@ -106,8 +106,9 @@ async def _list(ctx: Context, resource: Resource, payload: Payload, session: Ses
         return 200, {**cursors, "results": page.results}
     if "limit" in payload or "offset" in payload:
         limit = _count(payload, "limit", lists.DEFAULT_PAGE_SIZE) or lists.DEFAULT_PAGE_SIZE
+        limit = min(limit, lists.MAX_PAGE_SIZE)  # and echoed so, as DCRF echoes the limit it used
         offset = _count(payload, "offset", 0) or 0
-        results, count, _ = await lists.offset_page(ctx, spec, filters, min(limit, lists.MAX_PAGE_SIZE), offset)
+        results, count, _ = await lists.offset_page(ctx, spec, filters, limit, offset)
         return 200, {"count": count, "results": results, "limit": limit, "offset": offset}
     items, truncated = await lists.capped(ctx, spec, filters, ctx.settings.ws_list_max)
     return 200, Capped(items) if truncated else items
