@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from . import jsonutil
 from .context import Context
 from .db import Row
 from .errors import NotFound
@@ -185,7 +186,16 @@ async def chunks(ctx: Context, spec: ListSpec, filters: Filters, chunk: int = CH
         after = Cursor(_wire_key(last[spec.key]), last[spec.id])
 
 
-async def capped(ctx: Context, spec: ListSpec, filters: Filters, cap: int) -> tuple[list[Obj], bool]:
-    """At most ``cap`` rows, newest first, and whether there were more."""
+async def capped(ctx: Context, spec: ListSpec, filters: Filters, cap: int, budget: int) -> tuple[list[Obj], bool]:
+    """At most ``cap`` rows, newest first, and at most ``budget`` bytes of
+    them as JSON; and whether there were more."""
     found = await rows(ctx, spec, spec.params(ctx, filters), cap + 1)
-    return [spec.serialize(ctx, r) for r in found[:cap]], len(found) > cap
+    items: list[Obj] = []
+    size = 2  # []
+    for row in found[:cap]:
+        item = spec.serialize(ctx, row)
+        size += len(jsonutil.dumps(item)) + 1
+        if size > budget:
+            return items, True
+        items.append(item)
+    return items, len(found) > cap
