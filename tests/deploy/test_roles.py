@@ -147,7 +147,8 @@ def test_the_app_role_reads_and_writes_rows(roles: Roles, order: str, opened: An
     set_up(roles, order)
     app = opened(roles.app_url)
     ((patient,),) = run(
-        app, "INSERT INTO patients (first_name, last_name, admission_date, ward) VALUES ('Cy', 'Ng', now(), 1) RETURNING id"
+        app,
+        "INSERT INTO patients (first_name, last_name, admission_date, ward) VALUES ('Cy', 'Ng', now(), 1) RETURNING id",
     )
     run(app, "UPDATE patients SET last_name = 'Nguyen' WHERE id = %s", (patient,))
     assert run(app, "SELECT first_name, last_name FROM patients WHERE id = %s", (patient,)) == [("Cy", "Nguyen")]
