@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from . import jsonutil
 from .context import Context
 from .db import Row
 from .errors import NotFound
@@ -73,18 +74,21 @@ class Cursor:
             key, pk, back = orjson.loads(raw)
         except (binascii.Error, ValueError, TypeError):
             raise NotFound(INVALID_CURSOR) from None
-        valid_key = isinstance(key, (str, int)) and not isinstance(key, bool)
-        if not valid_key or not isinstance(pk, int) or isinstance(pk, bool) or not 0 <= pk <= BIGINT_MAX:
+        # Every list is ordered by a timestamp (the queries cast the key to
+        # timestamptz): any other key would fail in PostgreSQL, a 500.
+        moment = _instant(key) if isinstance(key, str) and len(key) <= 64 else None
+        if moment is None or not isinstance(pk, int) or isinstance(pk, bool) or not 0 <= pk <= BIGINT_MAX:
             raise NotFound(INVALID_CURSOR)
-        if isinstance(key, str) and (len(key) > 64 or _instant(key) is None):
-            raise NotFound(INVALID_CURSOR)
-        return cls(key, pk, back == 1)
+        return cls(moment, pk, back == 1)
 
 
-def _instant(text: str) -> dt.datetime | None:
+def _instant(text: str) -> str | None:
+    """A cursor's key as PostgreSQL reads it: an aware moment, written in
+    UTC (Python also reads ISO week dates and offsets PostgreSQL refuses)."""
     try:
-        return dt.datetime.fromisoformat(text)
-    except ValueError:
+        moment = dt.datetime.fromisoformat(text)
+        return None if moment.tzinfo is None else moment.astimezone(dt.UTC).isoformat()
+    except (ValueError, OverflowError):
         return None
 
 
@@ -182,7 +186,16 @@ async def chunks(ctx: Context, spec: ListSpec, filters: Filters, chunk: int = CH
         after = Cursor(_wire_key(last[spec.key]), last[spec.id])
 
 
-async def capped(ctx: Context, spec: ListSpec, filters: Filters, cap: int) -> tuple[list[Obj], bool]:
-    """At most ``cap`` rows, newest first, and whether there were more."""
+async def capped(ctx: Context, spec: ListSpec, filters: Filters, cap: int, budget: int) -> tuple[list[Obj], bool]:
+    """At most ``cap`` rows, newest first, and at most ``budget`` bytes of
+    them as JSON; and whether there were more."""
     found = await rows(ctx, spec, spec.params(ctx, filters), cap + 1)
-    return [spec.serialize(ctx, r) for r in found[:cap]], len(found) > cap
+    items: list[Obj] = []
+    size = 2  # []
+    for row in found[:cap]:
+        item = spec.serialize(ctx, row)
+        size += len(jsonutil.dumps(item)) + 1
+        if size > budget:
+            return items, True
+        items.append(item)
+    return items, len(found) > cap

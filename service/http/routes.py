@@ -15,6 +15,7 @@ from aiohttp import web
 from multidict import MultiDict
 
 from .. import jsonutil, lists
+from ..appkeys import REQUEST_ID
 from ..context import Context
 from ..errors import ParseError
 from ..idempotency import KEY_MESSAGE, KEY_RE, fingerprint, run_once
@@ -87,10 +88,14 @@ async def whole_list(request: web.Request, ctx: Context, spec: ListSpec) -> web.
     stream = lists.chunks(ctx, spec, query_params(request))
     # Bad filters and an unreachable database answer before the first byte.
     first: list[dict[str, Any]] = await anext(stream, [])
-    if request.method == "HEAD":
-        return json_response([])  # the headers a GET would have; no body
-    response = web.StreamResponse(headers={"Content-Type": "application/json", "Vary": "Accept"})
+    headers = {"Content-Type": "application/json", "Vary": "Accept"}
+    if REQUEST_ID in request:  # set here: the middleware's comes after the headers were sent
+        headers["X-Request-ID"] = request[REQUEST_ID]
+    response = web.StreamResponse(headers=headers)
     await response.prepare(request)
+    if request.method == "HEAD":  # the headers a GET would have (no Content-Length); no body
+        await response.write_eof()
+        return response
     await response.write(b"[" + jsonutil.dumps(first)[1:-1])
     written = bool(first)
     async for chunk in stream:

@@ -76,7 +76,8 @@ def _require_pk(payload: Payload) -> Any:
 
 @dataclass(frozen=True)
 class Capped:
-    """A list cut at WS_LIST_MAX rows: the reply says ``"truncated": true``."""
+    """A list cut at WS_LIST_MAX rows (or fewer, to fit the send buffer):
+    the reply says ``"truncated": true``."""
 
     items: list[Any]
 
@@ -94,7 +95,8 @@ async def _list(ctx: Context, resource: Resource, payload: Payload, session: Ses
     """DCRF's list: with ``limit``/``offset`` its WebsocketLimitOffsetPagination
     (``{"count", "results", "limit", "offset"}``), with ``cursor`` a cursor
     page (``{"next", "previous", "results"}``, cursors as strings), and
-    without either at most WS_LIST_MAX rows, newest first."""
+    without either at most WS_LIST_MAX rows, newest first, in at most half
+    of WS_SEND_BUFFER_BYTES."""
     filters = {f.name: payload[f.name] for f in resource.filters if f.name in payload}
     spec = resource.list
     if "cursor" in payload:
@@ -106,10 +108,14 @@ async def _list(ctx: Context, resource: Resource, payload: Payload, session: Ses
         return 200, {**cursors, "results": page.results}
     if "limit" in payload or "offset" in payload:
         limit = _count(payload, "limit", lists.DEFAULT_PAGE_SIZE) or lists.DEFAULT_PAGE_SIZE
+        limit = min(limit, lists.MAX_PAGE_SIZE)  # and echoed so, as DCRF echoes the limit it used
         offset = _count(payload, "offset", 0) or 0
-        results, count, _ = await lists.offset_page(ctx, spec, filters, min(limit, lists.MAX_PAGE_SIZE), offset)
+        results, count, _ = await lists.offset_page(ctx, spec, filters, limit, offset)
         return 200, {"count": count, "results": results, "limit": limit, "offset": offset}
-    items, truncated = await lists.capped(ctx, spec, filters, ctx.settings.ws_list_max)
+    # Half the send buffer, so the reply is never a frame Session.write cuts
+    # the socket off for, even behind frames still waiting to be sent.
+    budget = ctx.settings.ws_send_buffer_bytes // 2
+    items, truncated = await lists.capped(ctx, spec, filters, ctx.settings.ws_list_max, budget)
     return 200, Capped(items) if truncated else items
 
 
