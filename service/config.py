@@ -89,6 +89,10 @@ class Settings:
     ws_max_sockets_per_user: int = 50
     # Rows a socket's list answers without limit/offset or cursor.
     ws_list_max: int = 1000
+    # The most rows of one page (?limit=, ?page_size=), and where a
+    # limit/offset count stops being exact.
+    list_max_page_size: int = 1000
+    list_count_bound: int = 10_000
     event_retention_seconds: int = 7 * 24 * 3600
     # How often each process reads the events table for what Redis did not
     # ring for; also the bound on how late a revocation reaches its sockets
@@ -166,6 +170,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         ws_throttle_close_seconds=_float(env, "WS_THROTTLE_CLOSE_SECONDS", d.ws_throttle_close_seconds),
         ws_max_sockets_per_user=_int(env, "WS_MAX_SOCKETS_PER_USER", d.ws_max_sockets_per_user, minimum=1),
         ws_list_max=_int(env, "WS_LIST_MAX", d.ws_list_max, minimum=1),
+        list_max_page_size=_int(env, "LIST_MAX_PAGE_SIZE", d.list_max_page_size, minimum=1),
+        list_count_bound=_int(env, "LIST_COUNT_BOUND", d.list_count_bound, minimum=1),
         event_retention_seconds=_int(env, "EVENT_RETENTION_SECONDS", d.event_retention_seconds, minimum=1),
         event_sweep_seconds=_float(env, "EVENT_SWEEP_SECONDS", d.event_sweep_seconds),
         token_idle_seconds=_int(env, "TOKEN_IDLE_SECONDS", d.token_idle_seconds, minimum=1),

@@ -7,8 +7,9 @@ per call, see db.py), a keyset to continue after (``after_key``,
 
 - cursor pages (``?cursor=``): DRF CursorPagination's ``{"next", "previous",
   "results"}``, O(page) at any depth and stable under concurrent inserts;
-- limit/offset pages (``?limit=``): LimitOffsetPagination, with a count
-  bounded at ``COUNT_BOUND`` (beyond it the count says "at least");
+- limit/offset pages (``?limit=``, at most LIST_MAX_PAGE_SIZE rows):
+  LimitOffsetPagination, with a count bounded at LIST_COUNT_BOUND (beyond
+  it the reply says the count is not exact);
 - whole lists, read as keyset chunks of ``CHUNK`` rows, each its own short
   query, so nobody holds a connection or a snapshot while a client reads.
 """
@@ -35,10 +36,17 @@ Obj = dict[str, Any]
 Filters = Mapping[str, Any]
 
 CHUNK = 1000  # rows per query of a whole list
-COUNT_BOUND = 10_000  # a limit/offset count stops here
 DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
 INVALID_CURSOR = "Invalid cursor"  # DRF's text
+
+
+class InvalidCursor(NotFound):
+    """DRF's 404 for a cursor it did not make; the socket says the same."""
+
+    default_detail = INVALID_CURSOR
+
+    def ws_errors(self) -> list[Any]:
+        return [self.detail]
 
 
 @dataclass(frozen=True)
@@ -73,12 +81,12 @@ class Cursor:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             key, pk, back = orjson.loads(raw)
         except (binascii.Error, ValueError, TypeError):
-            raise NotFound(INVALID_CURSOR) from None
+            raise InvalidCursor() from None
         # Every list is ordered by a timestamp (the queries cast the key to
         # timestamptz): any other key would fail in PostgreSQL, a 500.
         moment = _instant(key) if isinstance(key, str) and len(key) <= 64 else None
         if moment is None or not isinstance(pk, int) or isinstance(pk, bool) or not 0 <= pk <= BIGINT_MAX:
-            raise NotFound(INVALID_CURSOR)
+            raise InvalidCursor()
         return cls(moment, pk, back == 1)
 
 
@@ -103,13 +111,14 @@ class CursorPage:
     previous: Cursor | None
 
 
-def page_size(raw: Any) -> int:
-    """``page_size``: default when absent or not a positive integer, capped."""
+def page_size(raw: Any, maximum: int) -> int:
+    """``page_size`` (or a ``limit``): the default when absent or not a
+    positive integer, and at most ``maximum`` (LIST_MAX_PAGE_SIZE)."""
     try:
         size = int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return DEFAULT_PAGE_SIZE
-    return min(size, MAX_PAGE_SIZE) if size > 0 else DEFAULT_PAGE_SIZE
+    return min(size, maximum) if size > 0 else DEFAULT_PAGE_SIZE
 
 
 def _keyset(after: Cursor | None) -> dict[str, Any]:
@@ -160,15 +169,16 @@ async def cursor_page(ctx: Context, spec: ListSpec, filters: Filters, token: str
 async def offset_page(
     ctx: Context, spec: ListSpec, filters: Filters, limit: int, offset: int
 ) -> tuple[list[Obj], int, bool]:
-    """A limit/offset page, its count (exact up to COUNT_BOUND) and whether
-    the count is exact."""
+    """A limit/offset page, its count (exact up to LIST_COUNT_BOUND) and
+    whether the count is exact."""
     params = spec.params(ctx, filters)
-    limit, offset = min(limit, BIGINT_MAX), min(offset, BIGINT_MAX)
+    bound = ctx.settings.list_count_bound
+    limit, offset = min(limit, ctx.settings.list_max_page_size), min(offset, BIGINT_MAX)
     found = await rows(ctx, spec, params, limit, offset)
-    counted = await ctx.db.fetchone(spec.count, {**params, "bound": COUNT_BOUND + 1})
+    counted = await ctx.db.fetchone(spec.count, {**params, "bound": bound + 1})
     count = counted["count"] if counted else 0
-    exact = count <= COUNT_BOUND
-    return [spec.serialize(ctx, r) for r in found], min(count, COUNT_BOUND), exact
+    exact = count <= bound
+    return [spec.serialize(ctx, r) for r in found], min(count, bound), exact
 
 
 async def chunks(ctx: Context, spec: ListSpec, filters: Filters, chunk: int = CHUNK) -> AsyncIterator[list[Obj]]:

@@ -53,9 +53,11 @@ def _url_with(request: web.Request, **params: Any) -> str:
 
 
 async def offset_page(request: web.Request, ctx: Context, spec: ListSpec, limit: int) -> web.Response:
-    """LimitOffsetPagination. The count is exact up to lists.COUNT_BOUND; a
-    larger one is that bound, marked by ``X-Count-Exact: false``, and then
-    ``next`` follows from a full page rather than from the count."""
+    """LimitOffsetPagination, the limit capped at LIST_MAX_PAGE_SIZE (DRF's
+    max_limit). The count is exact up to LIST_COUNT_BOUND; a larger one is
+    that bound, marked by ``X-Count-Exact: false``, and then ``next`` follows
+    from a full page rather than from the count."""
+    limit = min(limit, ctx.settings.list_max_page_size)
     offset = _positive_int(query_params(request).get("offset"), strict=False) or 0
     results, count, exact = await lists.offset_page(ctx, spec, query_params(request), limit, offset)
     more = offset + limit < count if exact else len(results) == limit
@@ -71,7 +73,7 @@ async def offset_page(request: web.Request, ctx: Context, spec: ListSpec, limit:
 async def cursor_page(request: web.Request, ctx: Context, spec: ListSpec) -> web.Response:
     """CursorPagination: ``{"next", "previous", "results"}``, opaque cursors in absolute URLs."""
     query = query_params(request)
-    size = lists.page_size(query.get("page_size"))
+    size = lists.page_size(query.get("page_size"), ctx.settings.list_max_page_size)
     page = await lists.cursor_page(ctx, spec, query, query.get("cursor", ""), size)
 
     def link(cursor: lists.Cursor | None) -> str | None:

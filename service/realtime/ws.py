@@ -82,13 +82,12 @@ class Capped:
     items: list[Any]
 
 
-def _count(payload: Payload, name: str, default: int | None) -> int | None:
-    raw = payload.get(name, default)
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-        raise ValidationError({name: ["A valid non-negative integer is required."]})
-    return raw
+def _offset(raw: Any) -> int:
+    try:
+        offset = int(raw)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return max(offset, 0)
 
 
 async def _list(ctx: Context, resource: Resource, payload: Payload, session: Session) -> tuple[int, Any]:
@@ -103,13 +102,16 @@ async def _list(ctx: Context, resource: Resource, payload: Payload, session: Ses
         token = payload["cursor"] or ""
         if not isinstance(token, str):
             raise ValidationError({"cursor": ["Not a valid string."]})
-        page = await lists.cursor_page(ctx, spec, filters, token, lists.page_size(payload.get("page_size")))
+        size = lists.page_size(payload.get("page_size"), ctx.settings.list_max_page_size)
+        page = await lists.cursor_page(ctx, spec, filters, token, size)
         cursors = {k: c.encode() if c else None for k, c in (("next", page.next), ("previous", page.previous))}
         return 200, {**cursors, "results": page.results}
     if "limit" in payload or "offset" in payload:
-        limit = _count(payload, "limit", lists.DEFAULT_PAGE_SIZE) or lists.DEFAULT_PAGE_SIZE
-        limit = min(limit, lists.MAX_PAGE_SIZE)  # and echoed so, as DCRF echoes the limit it used
-        offset = _count(payload, "offset", 0) or 0
+        # As DCRF reads them: a limit that is not a positive integer is the
+        # default, an offset that is not a non-negative one is 0; the limit
+        # is capped, and echoed as used.
+        limit = lists.page_size(payload.get("limit"), ctx.settings.list_max_page_size)
+        offset = _offset(payload.get("offset"))
         results, count, _ = await lists.offset_page(ctx, spec, filters, limit, offset)
         return 200, {"count": count, "results": results, "limit": limit, "offset": offset}
     # Half the send buffer, so the reply is never a frame Session.write cuts

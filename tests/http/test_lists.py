@@ -484,28 +484,48 @@ async def test_limit_offset_counts_exactly_below_the_bound(client, sql, archive)
     assert ids(body["results"], "reports") == ordered_ids(sql, "reports")[2500:]
 
 
-async def test_limit_offset_count_stops_at_the_bound(client, sql, alice) -> None:
-    bound = lists.COUNT_BOUND
+async def test_limit_offset_count_stops_at_the_bound(aiohttp_client, settings, sql, alice) -> None:
+    """LIST_COUNT_BOUND: counting stops there, the reply says so, and ``next``
+    follows from a full page so the walk still reaches the end."""
+    bound, limit = 300, 100
+    client = await aiohttp_client(create_app(settings.with_(list_count_bound=bound)))
     seed_patients(sql, bound)
     base = str(client.make_url("/api/patients/"))
-    resp = await client.get("/api/patients/?limit=1000", headers=alice.headers)
+    resp = await client.get(f"/api/patients/?limit={limit}", headers=alice.headers)
     assert "X-Count-Exact" not in resp.headers and (await resp.json())["count"] == bound  # exactly the bound
 
     seed_patients(sql, 55)  # one beyond it, and more
     expected = ordered_ids(sql, "patients")
-    for offset in range(0, bound + 1000, 1000):
-        resp = await client.get(f"/api/patients/?limit=1000&offset={offset}", headers=alice.headers)
+    for offset in range(0, bound + limit, limit):
+        resp = await client.get(f"/api/patients/?limit={limit}&offset={offset}", headers=alice.headers)
         assert resp.status == 200 and resp.headers["X-Count-Exact"] == "false"
         body = await resp.json()
         assert body["count"] == bound
-        assert ids(body["results"], "patients") == expected[offset : offset + 1000]
-        full = len(body["results"]) == 1000
-        assert body["next"] == (f"{base}?limit=1000&offset={offset + 1000}" if full else None)
+        assert ids(body["results"], "patients") == expected[offset : offset + limit]
+        full = len(body["results"]) == limit
+        assert body["next"] == (f"{base}?limit={limit}&offset={offset + limit}" if full else None)
     assert len(body["results"]) == 55
     # A filter that leaves fewer rows than the bound counts exactly again.
     resp = await client.get("/api/patients/?limit=10&admitted=false", headers=alice.headers)
     assert "X-Count-Exact" not in resp.headers
     assert (await resp.json())["count"] == len(ordered_ids(sql, "patients", "dismissal_date IS NOT NULL"))
+
+
+@pytest.mark.parametrize("query", ["limit=5000", "cursor=&page_size=5000"])
+async def test_a_page_is_never_longer_than_list_max_page_size(aiohttp_client, settings, sql, alice, query) -> None:
+    """LIST_MAX_PAGE_SIZE caps ?limit= (DRF's max_limit) and ?page_size=; the
+    links carry the size used, so walking them reads every row once."""
+    client = await aiohttp_client(create_app(settings.with_(list_max_page_size=40)))
+    seed_patients(sql, 130)
+    walked: list[Any] = []
+    url: str | None = f"/api/patients/?{query}"
+    while url:
+        body = await get(client, alice, url)
+        assert len(body["results"]) <= 40
+        walked.extend(body["results"])
+        url = body["next"]
+    assert ids(walked, "patients") == ordered_ids(sql, "patients")
+    assert len(walked) == 130
 
 
 # --- the streamed whole list ---------------------------------------------------------

@@ -77,14 +77,15 @@ async def test_limit_offset_is_dcrfs_page(client, seeded) -> None:
     await ws.close()
 
 
-async def test_a_limit_beyond_the_maximum_is_answered_and_echoed_as_the_maximum(client, seeded) -> None:
+async def test_a_limit_beyond_the_maximum_is_answered_and_echoed_as_the_maximum(client, settings, seeded) -> None:
     """DCRF echoes the limit it used (cut at max_limit): a client that steps
     its offset by the echoed limit, or stops at a short page, misses nothing."""
     alice = seeded["alice"]
     ws = await connect(client, alice)
     data = (await request(ws, "patients", {"action": "list", "limit": 5000}))["data"]
-    assert len(data["results"]) == lists.MAX_PAGE_SIZE
-    assert (data["limit"], data["offset"], data["count"]) == (lists.MAX_PAGE_SIZE, 0, 2503)
+    maximum = settings.list_max_page_size
+    assert len(data["results"]) == maximum
+    assert (data["limit"], data["offset"], data["count"]) == (maximum, 0, 2503)
     walked: list[Any] = []
     offset = 0
     while True:
@@ -98,17 +99,36 @@ async def test_a_limit_beyond_the_maximum_is_answered_and_echoed_as_the_maximum(
 
 
 @pytest.mark.parametrize(
-    "name, value",
-    [("limit", -1), ("limit", "10"), ("limit", 1.5), ("limit", True), ("offset", -5), ("offset", "x")],
+    "name, value, used",
+    [
+        ("limit", -1, lists.DEFAULT_PAGE_SIZE),
+        ("limit", 0, lists.DEFAULT_PAGE_SIZE),
+        ("limit", "x", lists.DEFAULT_PAGE_SIZE),
+        ("limit", "10", 10),
+        ("limit", 1.5, 1),
+        ("offset", -5, 0),
+        ("offset", "x", 0),
+        ("offset", [1], 0),
+    ],
 )
-async def test_bad_limit_or_offset(client, alice, name, value) -> None:
-    ws = await connect(client, alice)
+async def test_a_limit_or_offset_that_is_not_a_count_is_read_as_dcrf_reads_it(
+    client, seeded, name, value, used
+) -> None:
+    """DCRF's pagination falls back to the default limit and offset 0 for
+    values it cannot read, and echoes what it used: never an error."""
+    ws = await connect(client, seeded["alice"])
     reply = await request(ws, "patients", {"action": "list", name: value})
-    assert (reply["response_status"], reply["errors"], reply["data"]) == (
-        400,
-        [{name: ["A valid non-negative integer is required."]}],
-        None,
-    )
+    assert reply["response_status"] == 200
+    assert reply["data"][name] == used
+    assert len(reply["data"]["results"]) == min(used if name == "limit" else lists.DEFAULT_PAGE_SIZE, 2503)
+    await ws.close()
+
+
+async def test_an_invalid_cursor_is_refused_on_the_socket_as_over_http(client, alice) -> None:
+    ws = await connect(client, alice)
+    for token in ("not-base64!", "eyJ4IjoxfQ", "WyIyMDI2LTAxLTAxIiwgLTEsIDBd"):
+        reply = await request(ws, "patients", {"action": "list", "cursor": token})
+        assert (reply["response_status"], reply["errors"], reply["data"]) == (404, ["Invalid cursor"], None)
     await ws.close()
 
 
