@@ -244,6 +244,7 @@ class CpuSampler:
         self.samples: list[tuple[float, dict[int, tuple[str, int, int, int]], tuple[int, int]]] = []
         self.client_pids: set[int] = set()
         self.labels: dict[int, str] = {}  # other known pids (e.g. the reminder worker)
+        self.servers: set[int] = set() if pid is None else {pid}
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -258,7 +259,10 @@ class CpuSampler:
             self._task = None
 
     def retarget(self, pid: int | None) -> None:
+        """The server to account for from now on (every server so far stays "server")."""
         self.pid = pid
+        if pid is not None:
+            self.servers.add(pid)
 
     async def _run(self) -> None:
         while True:
@@ -268,11 +272,9 @@ class CpuSampler:
                 del self.samples[:2000]
             await asyncio.sleep(self.interval)
 
-    def _window(self, start: float, end: float) -> tuple[Any, Any] | None:
+    def _window(self, start: float, end: float) -> list[Any] | None:
         inside = [s for s in self.samples if start - self.interval / 2 <= s[0] <= end + self.interval / 2]
-        if len(inside) < 2:
-            return None
-        return inside[0], inside[-1]
+        return inside if len(inside) >= 2 else None
 
     def share(self, start: float, end: float) -> float | None:
         """The server's CPU in [start, end], in cores."""
@@ -280,27 +282,17 @@ class CpuSampler:
         return None if b is None else b.get("server")
 
     def breakdown(self, start: float, end: float) -> dict[str, Any] | None:
-        w = self._window(start, end)
-        if w is None or self.pid is None:
+        """CPU in cores over [start, end] by group, summed over consecutive
+        samples, so that processes started within the window (a server,
+        Chromium, curl) are counted from their first sample on."""
+        inside = self._window(start, end)
+        if inside is None or not self.servers:
             return None
-        (t0, p0, m0), (t1, p1, m1) = w
-        wall = t1 - t0
+        wall = inside[-1][0] - inside[0][0]
         if wall <= 0:
             return None
         me = os.getpid()
         mine: dict[int, bool] = {me: True, 0: False, 1: False}
-
-        def descends(pid: int) -> bool:
-            """Whether a process was started (directly or not) by this harness."""
-            chain = []
-            while pid not in mine:
-                chain.append(pid)
-                entry = p1.get(pid)
-                pid = entry[3] if entry else 0
-            for p in chain:
-                mine[p] = mine[pid]
-            return mine[pid]
-
         others: dict[str, int] = {}
         groups: dict[str, float] = {
             "server": 0.0,
@@ -311,32 +303,46 @@ class CpuSampler:
             "other": 0.0,
             "other_postgres": 0.0,
         }
-        for pid, (comm, u1, s1, _) in p1.items():
-            before = p0.get(pid)
-            if before is None or before[0] != comm:
-                continue
-            used = (u1 - before[1]) + (s1 - before[2])
-            if used <= 0:
-                continue
-            if pid == self.pid:
-                groups["server"] += used
-                groups["server_sys"] += s1 - before[2]
-            elif pid in self.labels:
-                groups[self.labels[pid]] = groups.get(self.labels[pid], 0.0) + used
-            elif pid in self.client_pids or comm in CLIENT_COMMANDS or descends(pid):
-                groups["clients"] += used
-            elif comm == "postgres":
-                database = _postgres_database(pid)
-                if database and not database.startswith("dengue_bench"):
-                    groups["other_postgres"] += used
-                    others["postgres (other databases)"] = others.get("postgres (other databases)", 0) + used
+        for (_, p0, _), (_, p1, _) in zip(inside, inside[1:], strict=False):
+
+            def descends(pid: int, p1: dict[int, tuple[str, int, int, int]] = p1) -> bool:
+                """Whether a process was started (directly or not) by this harness."""
+                chain = []
+                while pid not in mine:
+                    chain.append(pid)
+                    entry = p1.get(pid)
+                    pid = entry[3] if entry else 0
+                for p in chain:
+                    mine[p] = mine[pid]
+                return mine[pid]
+
+            for pid, (comm, u1, s1, _) in p1.items():
+                before = p0.get(pid)
+                if before is None or before[0] != comm:
+                    continue
+                used = (u1 - before[1]) + (s1 - before[2])
+                if used <= 0:
+                    continue
+                if pid in self.servers:
+                    groups["server"] += used
+                    groups["server_sys"] += s1 - before[2]
+                elif pid in self.labels:
+                    groups[self.labels[pid]] = groups.get(self.labels[pid], 0.0) + used
+                elif pid in self.client_pids or comm in CLIENT_COMMANDS or descends(pid):
+                    groups["clients"] += used
+                elif comm == "postgres":
+                    database = _postgres_database(pid)
+                    if database and not database.startswith("dengue_bench"):
+                        groups["other_postgres"] += used
+                        others["postgres (other databases)"] = others.get("postgres (other databases)", 0) + used
+                    else:
+                        groups["postgres"] += used
+                elif comm.startswith("redis-server"):
+                    groups["redis"] += used
                 else:
-                    groups["postgres"] += used
-            elif comm.startswith("redis-server"):
-                groups["redis"] += used
-            else:
-                groups["other"] += used
-                others[comm] = others.get(comm, 0) + used
+                    groups["other"] += used
+                    others[comm] = others.get(comm, 0) + used
+        m0, m1 = inside[0][2], inside[-1][2]
         out: dict[str, Any] = {k: round(v / CLK_TCK / wall, 3) for k, v in groups.items()}
         out["other_top"] = [
             [c, round(v / CLK_TCK / wall, 3)] for c, v in sorted(others.items(), key=lambda kv: -kv[1])[:4]
