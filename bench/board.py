@@ -13,7 +13,9 @@ sessionStorage before the page's scripts run, then "/" is opened.
   are recorded when both exist.
 - bytes: the sum of ``encodedDataLength`` of every HTTP response finished
   (CDP Network.loadingFinished: headers and body as they came over the
-  wire) until ready, and until the network was idle; WebSocket frames apart.
+  wire) until ready, and until the network was idle; for a load that is
+  not ready in time, what had arrived of the responses still coming in
+  (Network.dataReceived) is added. WebSocket frames apart.
 - heap: ``Runtime.getHeapUsage`` (CDP) once the board is ready, and again
   after a forced garbage collection (what the page keeps).
 - re-render: "board-render" measures when the board records them (after a
@@ -130,6 +132,7 @@ async def _one_load(
         await cdp.send("Network.enable")
         responses: dict[str, str] = {}
         finished: list[tuple[float, str, int]] = []
+        received: dict[str, int] = {}  # bytes of responses still coming in
         ws_bytes = [0, 0]
 
         def on_response(ev: dict[str, Any]) -> None:
@@ -138,12 +141,17 @@ async def _one_load(
         def on_finished(ev: dict[str, Any]) -> None:
             finished.append((time.monotonic(), ev["requestId"], int(ev.get("encodedDataLength") or 0)))
 
+        def on_data(ev: dict[str, Any]) -> None:
+            rid = ev["requestId"]
+            received[rid] = received.get(rid, 0) + int(ev.get("encodedDataLength") or 0)
+
         def on_frame(ev: dict[str, Any]) -> None:
             ws_bytes[0] += 1
             ws_bytes[1] += len(ev.get("response", {}).get("payloadData", ""))
 
         cdp.on("Network.responseReceived", on_response)
         cdp.on("Network.loadingFinished", on_finished)
+        cdp.on("Network.dataReceived", on_data)
         cdp.on("Network.webSocketFrameReceived", on_frame)
         t0 = time.monotonic()
         await page.goto("/", wait_until="commit")
@@ -157,7 +165,9 @@ async def _one_load(
             timed_out = True
             errors.append(f"not ready within {timeout_s:.0f} s: {type(exc).__name__}")
         t_ready = time.monotonic()
-        ready_bytes = sum(n for at, _, n in finished if at <= t_ready)
+        done = {rid for _, rid, _ in finished}
+        in_flight = sum(n for rid, n in received.items() if rid not in done)
+        ready_bytes = sum(n for at, _, n in finished if at <= t_ready) + (in_flight if timed_out else 0)
         try:
             await page.wait_for_load_state("networkidle", timeout=10_000)
         except Exception:
@@ -189,7 +199,8 @@ async def _one_load(
             "wall_s": round(t_ready - t0, 2),
             "cards": state.get("cards"),
             "bytes_at_ready": ready_bytes,
-            "bytes_total": sum(n for _, _, n in finished),
+            "bytes_total": sum(n for _, _, n in finished) + in_flight,
+            "bytes_in_flight_at_ready": in_flight,
             "requests": len(finished),
             "per_url": dict(sorted(per_url.items(), key=lambda kv: -kv[1])[:12]),
             "ws_frames": ws_bytes[0],
