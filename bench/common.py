@@ -233,8 +233,8 @@ class CpuSampler:
     postgres, redis and "other": the rest of the machine's busy time (other
     people's jobs on a shared host, including short-lived processes). The
     harness's own children (curl, Chromium, the load generators) count as
-    load generators; PostgreSQL backends serving other databases than the
-    bench's (``dengue_bench*``) count as "other" (``other_postgres``).
+    load generators; PostgreSQL backends serving other databases than this
+    run's (``databases``) count as "other" (``other_postgres``).
     ``share`` and ``breakdown`` read any wall-clock window afterwards, in
     cores (1.0 = one CPU busy)."""
 
@@ -245,6 +245,8 @@ class CpuSampler:
         self.client_pids: set[int] = set()
         self.labels: dict[int, str] = {}  # other known pids (e.g. the reminder worker)
         self.servers: set[int] = set() if pid is None else {pid}
+        # The databases this run uses: backends of any other database are someone else's.
+        self.databases: set[str] = set()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -332,7 +334,7 @@ class CpuSampler:
                     groups["clients"] += used
                 elif comm == "postgres":
                     database = _postgres_database(pid)
-                    if database and not database.startswith("dengue_bench"):
+                    if database and database not in self.databases:
                         groups["other_postgres"] += used
                         others["postgres (other databases)"] = others.get("postgres (other databases)", 0) + used
                     else:

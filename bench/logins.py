@@ -103,6 +103,8 @@ async def run(
     managed.attach(url)
     gen: LoadGen | None = None
     old_pid = cpu.pid if cpu else None
+    if cpu:
+        cpu.databases.add(DATABASE)
     try:
         pid = await asyncio.to_thread(managed.start_server)
         if cpu:

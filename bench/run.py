@@ -23,7 +23,7 @@ from . import limits, logins, realtime, report, rest, scale, wards
 from .clients import Clients, LoadGen
 from .common import RESULTS_DIR, ROOT, CpuSampler, loadavg, neighbours, open_files_limit
 from .profile import Profiler
-from .target import Managed, Target, login, seed_patients
+from .target import BENCH_DB, Managed, Target, login, seed_patients
 
 # Scenarios on the shared server (dengue_bench) or a --url target.
 MAIN_SCENARIOS = ("rest", "ws", "fanout", "capacity", "reminders", "limits")
@@ -261,6 +261,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 f"{', '.join(only)}: these start their own server on their own database; --url is not used", flush=True
             )
         if needs_main:
+            cpu.databases |= {BENCH_DB, limits.LIMITS_DB}
             if args.url:
                 if not args.url.startswith(("http://127.0.0.1", "http://localhost")):
                     print("--url must be a loopback address (http://127.0.0.1:PORT)", file=sys.stderr)

@@ -344,6 +344,8 @@ async def run(
     prober: LoadGen | None = None
     result: dict[str, Any] = {"patients": patients, "database": seed.database_name(patients), "seed": info}
     old_pid = cpu.pid if cpu else None
+    if cpu:
+        cpu.databases.add(seed.database_name(patients))
     try:
         pid = await asyncio.to_thread(managed.start_server)
         if cpu:

@@ -107,6 +107,8 @@ async def run(
     clients: Clients | None = None
     writer: LoadGen | None = None
     old_pid = cpu.pid if cpu else None
+    if cpu:
+        cpu.databases.add(DATABASE)
     try:
         pid = await asyncio.to_thread(managed.start_server)
         if cpu:
