@@ -47,8 +47,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="short smoke run (about 2 minutes, smaller N)")
     p.add_argument(
         "--only",
-        default=",".join(SCENARIOS),
-        help=f"comma-separated scenarios to run (default all: {','.join(SCENARIOS)})",
+        default=",".join(MAIN_SCENARIOS),
+        help=f"comma-separated scenarios to run (default: {','.join(MAIN_SCENARIOS)}; also "
+        f"{','.join(OWN_SERVER_SCENARIOS)}, each on its own server and database)",
     )
     p.add_argument("--rounds", type=int, default=1, help="repeat the scenarios N times; the table shows medians")
     p.add_argument("--url", help="target an existing service (http://127.0.0.1:PORT) instead of starting one")
