@@ -13,13 +13,17 @@ process reports its own CPU share and event-loop lag, which shows whether
 the clients kept up.
 
 Commands (``op``): connect, close_all, status, rr, fanout_start, fanout_count,
-fanout_stop, listen_start, listen_stop, write_loop, exit.
+fanout_stop, listen_start, listen_stop, write_loop, probe_start, probe_stop,
+login_waves, exit. A socket can be given a ``group`` at connect (the wards
+scenario: the ward it watches); fanout_stop then also reports, per group,
+the frames delivered and the text frames of any other kind ("foreign").
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import random
 import sys
@@ -71,6 +75,10 @@ class State:
         self.delays: list[int] = []
         self.seqs: list[int] = []
         self.per_seq: Counter[int] = Counter()
+        # per socket group: tagged frames delivered, and every other text frame
+        self.group_tagged: Counter[str] = Counter()
+        self.group_other: Counter[str] = Counter()
+        self.watch: str | None = None  # only this group's frames are timed; others only counted
         # notification listener
         self.notifications: list[tuple[int, str, int]] = []
 
@@ -79,10 +87,11 @@ STATE = State()
 
 
 class WSClient(asyncio.Protocol):
-    __slots__ = ("transport", "buf", "open", "handshake", "waiter", "expect", "closed", "request")
+    __slots__ = ("transport", "buf", "open", "handshake", "waiter", "expect", "closed", "request", "group")
 
-    def __init__(self, request: bytes) -> None:
+    def __init__(self, request: bytes, group: str = "") -> None:
         self.request = request
+        self.group = group
         self.transport: Any = None
         self.buf = bytearray()
         self.open = False
@@ -231,6 +240,7 @@ async def op_connect(cmd: dict[str, Any]) -> dict[str, Any]:
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("loopback only")
     n, parallel, timeout = int(cmd["n"]), int(cmd.get("parallel", 32)), float(cmd.get("timeout_s", 30))
+    group = str(cmd.get("group", ""))
     sem = asyncio.Semaphore(parallel)
     errors: Counter[str] = Counter()
     t0 = time.monotonic()
@@ -244,7 +254,8 @@ async def op_connect(cmd: dict[str, Any]) -> dict[str, Any]:
             proto: WSClient | None = None
             try:
                 _, proto = await asyncio.wait_for(
-                    loop.create_connection(lambda: WSClient(handshake_request(host, port, path)), host, port), timeout
+                    loop.create_connection(lambda: WSClient(handshake_request(host, port, path), group), host, port),
+                    timeout,
                 )
                 await asyncio.wait_for(proto.handshake, timeout)
                 STATE.conns.append(proto)
@@ -356,9 +367,14 @@ async def op_rr(cmd: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fanout_on_text(conn: WSClient, payload: bytes, now_ns: int) -> None:
+    if STATE.watch is not None and conn.group != STATE.watch:
+        STATE.group_other[conn.group] += 1  # a frame where none should arrive
+        return
     i = payload.find(STATE.tag)
     if i < 0:
+        STATE.group_other[conn.group] += 1
         return
+    STATE.group_tagged[conn.group] += 1
     i += len(STATE.tag)
     j = payload.find(b'"', i)
     seq, _, sent = payload[i:j].partition(b"-")
@@ -371,6 +387,9 @@ async def op_fanout_start(cmd: dict[str, Any]) -> dict[str, Any]:
     STATE.delays = []
     STATE.seqs = []
     STATE.per_seq = Counter()
+    STATE.group_tagged = Counter()
+    STATE.group_other = Counter()
+    STATE.watch = cmd.get("watch")
     STATE.lost = 0
     STATE.tag = b'"last_name":"' + str(cmd.get("tag", "fanM")).encode()
     STATE.on_text = _fanout_on_text
@@ -384,6 +403,7 @@ async def op_fanout_count(cmd: dict[str, Any]) -> dict[str, Any]:
 
 async def op_fanout_stop(cmd: dict[str, Any]) -> dict[str, Any]:
     STATE.on_text = _ignore
+    STATE.watch = None
     load = LAG.stop()
     delays, STATE.delays = STATE.delays, []
     seqs, STATE.seqs = STATE.seqs, []
@@ -392,6 +412,9 @@ async def op_fanout_stop(cmd: dict[str, Any]) -> dict[str, Any]:
         "delays_us": delays,
         "seqs": seqs,
         "per_seq": {str(k): v for k, v in per_seq.items()},
+        "group_tagged": dict(STATE.group_tagged),
+        "group_other": dict(STATE.group_other),
+        "group_open": dict(Counter(c.group for c in STATE.conns if c.open and not c.closed)),
         "open": _open_count(),
         "lost_sockets": STATE.lost,
         **load,
@@ -462,6 +485,98 @@ async def op_write_loop(cmd: dict[str, Any]) -> dict[str, Any]:
     return {"writes": records}
 
 
+class Probe:
+    """GET one URL every ``interval`` s in the background, one at a time."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[None] | None = None
+        self.latencies: list[int] = []
+        self.failed = 0
+
+
+PROBE = Probe()
+
+
+async def _probe_loop(url: str, interval: float) -> None:
+    import aiohttp
+
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        while True:
+            t0 = time.perf_counter_ns()
+            try:
+                async with session.get(url) as resp:
+                    await resp.read()
+                    ok = resp.status == 200
+            except (TimeoutError, aiohttp.ClientError):
+                ok = False
+            took = time.perf_counter_ns() - t0
+            if ok:
+                PROBE.latencies.append(took // 1000)
+            else:
+                PROBE.failed += 1
+            await asyncio.sleep(max(0.0, interval - took / 1e9))
+
+
+async def op_probe_start(cmd: dict[str, Any]) -> dict[str, Any]:
+    """Start GETting ``url`` (loopback) every ``interval`` s until probe_stop."""
+    url = cmd["url"]
+    if not url.startswith(("http://127.0.0.1", "http://localhost")):
+        raise ValueError("loopback only")
+    PROBE.latencies, PROBE.failed = [], 0
+    PROBE.task = asyncio.get_running_loop().create_task(_probe_loop(url, float(cmd.get("interval", 0.05))))
+    await asyncio.sleep(0)
+    return {}
+
+
+async def op_probe_stop(cmd: dict[str, Any]) -> dict[str, Any]:
+    if PROBE.task is not None:
+        PROBE.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await PROBE.task
+        PROBE.task = None
+    return {"latencies_us": PROBE.latencies, "failed": PROBE.failed}
+
+
+async def op_login_waves(cmd: dict[str, Any]) -> dict[str, Any]:
+    """Waves of ``parallel`` logins at once (POST /rest-auth/login/, one
+    connection each), one wave after the other until ``duration`` s have
+    passed (at least one wave, at most ``max_waves``): statuses and latencies."""
+    import aiohttp
+
+    url = cmd["url"]
+    if not url.startswith(("http://127.0.0.1", "http://localhost")):
+        raise ValueError("loopback only")
+    credentials: list[dict[str, str]] = cmd["credentials"]
+    parallel, duration = int(cmd["parallel"]), float(cmd["duration"])
+    max_waves = int(cmd.get("max_waves", 1000))
+    statuses: Counter[int] = Counter()
+    latencies: list[int] = []
+    waves: list[dict[str, Any]] = []
+    end = time.monotonic() + duration
+    timeout = aiohttp.ClientTimeout(total=60)
+    connector = aiohttp.TCPConnector(limit=parallel, force_close=True)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+
+        async def one(i: int) -> int:
+            t0 = time.perf_counter_ns()
+            try:
+                async with session.post(url, json=credentials[i % len(credentials)]) as resp:
+                    await resp.read()
+                    status = resp.status
+            except (TimeoutError, aiohttp.ClientError):
+                status = -1
+            latencies.append((time.perf_counter_ns() - t0) // 1000)
+            return status
+
+        while len(waves) < max_waves and (not waves or time.monotonic() < end):
+            t0 = time.time()
+            got = await asyncio.gather(*(one(i) for i in range(parallel)))
+            statuses.update(got)
+            waves.append({"start": t0, "end": time.time(), "statuses": {str(k): v for k, v in Counter(got).items()}})
+    return {"statuses": {str(k): v for k, v in statuses.items()}, "latencies_us": latencies, "waves": waves}
+
+
 OPS = {
     "connect": op_connect,
     "close_all": op_close_all,
@@ -473,6 +588,9 @@ OPS = {
     "listen_start": op_listen_start,
     "listen_stop": op_listen_stop,
     "write_loop": op_write_loop,
+    "probe_start": op_probe_start,
+    "probe_stop": op_probe_stop,
+    "login_waves": op_login_waves,
 }
 
 

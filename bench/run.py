@@ -19,13 +19,17 @@ from typing import Any
 
 import orjson
 
-from . import limits, realtime, report, rest
+from . import limits, logins, realtime, report, rest, scale, wards
 from .clients import Clients, LoadGen
-from .common import RESULTS_DIR, ROOT, CpuSampler, loadavg, open_files_limit
+from .common import RESULTS_DIR, ROOT, CpuSampler, loadavg, neighbours, open_files_limit
 from .profile import Profiler
-from .target import Managed, Target, login, seed_patients
+from .target import BENCH_DB, Managed, Target, login, seed_patients
 
-SCENARIOS = ("rest", "ws", "fanout", "capacity", "reminders", "limits")
+# Scenarios on the shared server (dengue_bench) or a --url target.
+MAIN_SCENARIOS = ("rest", "ws", "fanout", "capacity", "reminders", "limits")
+# Scenarios that start their own server process on their own database.
+OWN_SERVER_SCENARIOS = ("scale", "wards", "logins")
+SCENARIOS = MAIN_SCENARIOS + OWN_SERVER_SCENARIOS
 
 
 def _ints(text: str) -> list[int]:
@@ -43,8 +47,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="short smoke run (about 2 minutes, smaller N)")
     p.add_argument(
         "--only",
-        default=",".join(SCENARIOS),
-        help=f"comma-separated scenarios to run (default all: {','.join(SCENARIOS)})",
+        default=",".join(MAIN_SCENARIOS),
+        help=f"comma-separated scenarios to run (default: {','.join(MAIN_SCENARIOS)}; also "
+        f"{','.join(OWN_SERVER_SCENARIOS)}, each on its own server and database)",
     )
     p.add_argument("--rounds", type=int, default=1, help="repeat the scenarios N times; the table shows medians")
     p.add_argument("--url", help="target an existing service (http://127.0.0.1:PORT) instead of starting one")
@@ -96,6 +101,20 @@ def parser() -> argparse.ArgumentParser:
         help="also run pgbench variants of the report create (fewer clients, without the advisory "
         "lock, synchronous_commit off) to show where its time goes (+40 s)",
     )
+    p.add_argument(
+        "--patients",
+        type=int,
+        default=10_000,
+        help="scale: patients in the seeded archive (A = 1000, B = 10000, C = 40000; ~51 reports each)",
+    )
+    p.add_argument("--scale-loads", type=int, default=10, help="scale: whole GET /api/reports/ before ?patient= again")
+    p.add_argument("--board-runs", type=int, default=3, help="scale: cold loads of the board in Chromium")
+    p.add_argument("--board-timeout", type=float, default=90.0, help="scale: seconds a board load may take")
+    p.add_argument("--wards", type=int, default=20, help="wards: how many wards")
+    p.add_argument("--ward-screens", type=int, default=250, help="wards: sockets per ward")
+    p.add_argument("--logins", type=int, default=40, help="logins: logins at once, in waves")
+    p.add_argument("--login-rounds", type=int, default=3, help="logins: A/B rounds")
+    p.add_argument("--login-window", type=float, default=5.0, help="logins: seconds of each A and B window")
     p.add_argument("--show", metavar="JSON", help="print the table of an earlier run's JSON file and exit")
     p.add_argument("--output", help="JSON path (default bench/results/<UTC timestamp>.json)")
     return p
@@ -180,6 +199,16 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _print_neighbours(when: str, rows: list[dict[str, Any]]) -> None:
+    """Other people's processes busy on this machine (a shared host)."""
+    if not rows:
+        print(f"other processes {when}: none busy", flush=True)
+        return
+    print(f"other processes busy {when} (cores over 1 s):", flush=True)
+    for row in rows:
+        print(f"  {row['cpu']:>5.2f}  {row['cmd']}", flush=True)
+
+
 async def _scenario(name: str, coro: Any) -> dict[str, Any]:
     print(f"- {name}", flush=True)
     t0 = time.monotonic()
@@ -215,60 +244,72 @@ async def main_async(args: argparse.Namespace) -> int:
     extra_env = dict(kv.split("=", 1) for kv in args.server_env)
     t_start = time.monotonic()
     load_before = loadavg()
+    busy_before = await asyncio.to_thread(neighbours)
+    _print_neighbours("before", busy_before)
 
+    needs_main = bool(set(only) & set(MAIN_SCENARIOS))
     managed: Managed | None = None
+    target: Target | None = None
+    writer = listener = None
     clients: Clients | None = None
     helpers: list[LoadGen] = []
     cpu = CpuSampler(None)
     rounds: list[dict[str, Any]] = []
     profiler: Profiler | None = None
     try:
-        if args.url:
-            if not args.url.startswith(("http://127.0.0.1", "http://localhost")):
-                print("--url must be a loopback address (http://127.0.0.1:PORT)", file=sys.stderr)
-                return 2
-            target = Target(args.url.rstrip("/"), server_pid=args.server_pid, database_url=args.database_url)
-            if args.token:
-                target.token = args.token
-            elif args.username and args.password is not None:
-                target.token = await login(target.base_url, args.username, args.password)
+        if not needs_main and args.url:
+            print(
+                f"{', '.join(only)}: these start their own server on their own database; --url is not used", flush=True
+            )
+        if needs_main:
+            cpu.databases |= {BENCH_DB, limits.LIMITS_DB}
+            if args.url:
+                if not args.url.startswith(("http://127.0.0.1", "http://localhost")):
+                    print("--url must be a loopback address (http://127.0.0.1:PORT)", file=sys.stderr)
+                    return 2
+                target = Target(args.url.rstrip("/"), server_pid=args.server_pid, database_url=args.database_url)
+                if args.token:
+                    target.token = args.token
+                elif args.username and args.password is not None:
+                    target.token = await login(target.base_url, args.username, args.password)
+                else:
+                    print("--url needs --token, or --username and --password", file=sys.stderr)
+                    return 2
             else:
-                print("--url needs --token, or --username and --password", file=sys.stderr)
-                return 2
-        else:
-            print(f"setting up: database dengue_bench, server, logs in {logdir}", flush=True)
-            managed = Managed(args.pg_admin_url, args.redis_url, logdir, extra_env)
-            await asyncio.to_thread(managed.setup)
-            pid = await asyncio.to_thread(managed.start_server)
-            target = Target(
-                f"http://127.0.0.1:{managed.port}", server_pid=pid, database_url=managed.database_url, managed=True
+                print(f"setting up: database dengue_bench, server, logs in {logdir}", flush=True)
+                managed = Managed(args.pg_admin_url, args.redis_url, logdir, extra_env)
+                await asyncio.to_thread(managed.setup)
+                pid = await asyncio.to_thread(managed.start_server)
+                target = Target(
+                    f"http://127.0.0.1:{managed.port}", server_pid=pid, database_url=managed.database_url, managed=True
+                )
+                target.token = await login(target.base_url, "bench", managed.password)
+            target.patient_ids = await seed_patients(target, 100)
+            cpu.retarget(target.server_pid)
+            if args.profile:
+                profiler = Profiler(
+                    lambda: target.server_pid, RESULTS_DIR / f"{stamp}-profiles", native=args.profile_native
+                )
+                if profiler.exe is None:
+                    print("py-spy not found (pip install py-spy); profiling off", file=sys.stderr)
+                    profiler = None
+            if {"ws", "fanout", "capacity"} & set(only):
+                clients = await Clients.start(args.client_procs)
+            if "fanout" in only:
+                helpers.append(await LoadGen.start("writer"))
+            if "reminders" in only:
+                helpers.append(await LoadGen.start("listener"))
+            cpu.client_pids.update([g.pid for g in (clients.gens if clients else [])] + [h.pid for h in helpers])
+            writer = next((h for h in helpers if h.name == "writer"), None)
+            listener = next((h for h in helpers if h.name == "listener"), None)
+            server_fd_limit = open_files_limit(target.server_pid) if target.server_pid else None
+            print(
+                f"server pid {target.server_pid} at {target.base_url}; fd limit {server_fd_limit}; "
+                f"{len(target.patient_ids)} patients",
+                flush=True,
             )
-            target.token = await login(target.base_url, "bench", managed.password)
-        target.patient_ids = await seed_patients(target, 100)
-        cpu.retarget(target.server_pid)
+
         cpu.start()
-        if args.profile:
-            profiler = Profiler(
-                lambda: target.server_pid, RESULTS_DIR / f"{stamp}-profiles", native=args.profile_native
-            )
-            if profiler.exe is None:
-                print("py-spy not found (pip install py-spy); profiling off", file=sys.stderr)
-                profiler = None
-        if {"ws", "fanout", "capacity"} & set(only):
-            clients = await Clients.start(args.client_procs)
-        if "fanout" in only:
-            helpers.append(await LoadGen.start("writer"))
-        if "reminders" in only:
-            helpers.append(await LoadGen.start("listener"))
-        cpu.client_pids.update([g.pid for g in (clients.gens if clients else [])] + [h.pid for h in helpers])
-        writer = next((h for h in helpers if h.name == "writer"), None)
-        listener = next((h for h in helpers if h.name == "listener"), None)
-        server_fd_limit = open_files_limit(target.server_pid) if target.server_pid else None
-        print(
-            f"server pid {target.server_pid} at {target.base_url}; fd limit {server_fd_limit}; "
-            f"{len(target.patient_ids)} patients",
-            flush=True,
-        )
 
         for rnd in range(args.rounds):
             print(f"round {rnd + 1}/{args.rounds}", flush=True)
@@ -342,6 +383,51 @@ async def main_async(args: argparse.Namespace) -> int:
                 )
                 res["limits"] = lim.get("limits", lim)
                 res["pgbench_scripts"] = lim.get("pgbench_scripts")
+            if "scale" in only:
+                res["scale"] = await _scenario(
+                    f"scale ({args.patients:,} patients)",
+                    scale.run(
+                        args.pg_admin_url,
+                        args.redis_url,
+                        logdir,
+                        extra_env,
+                        args.patients,
+                        cpu,
+                        loads=args.scale_loads,
+                        board_runs=args.board_runs,
+                        board_timeout=args.board_timeout,
+                    ),
+                )
+            if "wards" in only:
+                res["wards"] = await _scenario(
+                    f"wards ({args.wards} x {args.ward_screens} screens)",
+                    wards.run(
+                        args.pg_admin_url,
+                        args.redis_url,
+                        logdir,
+                        extra_env,
+                        cpu,
+                        wards=args.wards,
+                        screens=args.ward_screens,
+                        client_procs=args.client_procs,
+                        warmup=cfg["warmup"],
+                        duration=cfg["duration"],
+                    ),
+                )
+            if "logins" in only:
+                res["logins"] = await _scenario(
+                    f"logins ({args.logins} at once)",
+                    logins.run(
+                        args.pg_admin_url,
+                        args.redis_url,
+                        logdir,
+                        extra_env,
+                        cpu,
+                        parallel=args.logins,
+                        rounds=args.login_rounds,
+                        window=args.login_window,
+                    ),
+                )
             res["ratios"] = report.ratios(res)
             rounds.append(res)
     finally:
@@ -353,6 +439,8 @@ async def main_async(args: argparse.Namespace) -> int:
         if managed:
             managed.close()
 
+    busy_after = await asyncio.to_thread(neighbours)
+    _print_neighbours("after", busy_after)
     summary = report.summarize(rounds)
     goals = report.targets(summary)
     doc = {
@@ -362,16 +450,22 @@ async def main_async(args: argparse.Namespace) -> int:
         "settings": cfg,
         "scenarios": only,
         "rounds_run": len(rounds),
-        "target": {"url": target.base_url, "managed": managed is not None, "server_env": extra_env},
+        "target": {
+            "url": target.base_url if target else None,
+            "managed": managed is not None or not needs_main,
+            "server_env": extra_env,
+        },
         "machine": machine(),
         "loadavg_before": load_before,
         "loadavg_after": loadavg(),
+        "neighbours_before": busy_before,
+        "neighbours_after": busy_after,
         "tree": tree_state(),
         "summary": summary,
         "targets": goals,
         "rounds": rounds,
         "profiles": profiler.summaries if profiler else {},
-        "logs": str(logdir) if managed else None,
+        "logs": str(logdir) if managed or not needs_main else None,
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))

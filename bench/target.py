@@ -31,6 +31,12 @@ BENCH_USER = "bench"
 def fresh_database(admin_url: str, name: str) -> str:
     """DROP + CREATE + yoyo apply; returns the database's URL."""
     url = recreate_database(admin_url, name)
+    migrate(url)
+    return url
+
+
+def migrate(url: str) -> None:
+    """yoyo apply: every migration not applied yet (none, for an up-to-date database)."""
     yoyo = Path(sys.executable).parent / "yoyo"
     subprocess.run(
         [str(yoyo), "apply", "--batch", "--database", url, str(ROOT / "migrations")],
@@ -39,7 +45,6 @@ def fresh_database(admin_url: str, name: str) -> str:
         env={**os.environ, "DATABASE_URL": url},
         stdout=subprocess.DEVNULL,
     )
-    return url
 
 
 def _http_ok(url: str) -> bool:
@@ -116,6 +121,11 @@ class Managed:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+        self.port = free_port()
+
+    def attach(self, database_url: str) -> None:
+        """Serve an existing database (seeded by a scenario) instead of a fresh one."""
+        self.database_url = database_url
         self.port = free_port()
 
     def start_server(self) -> int:
