@@ -13,9 +13,7 @@
 WITH page AS (
     SELECT *
       FROM report_history
-     WHERE (%(wards)s::bigint[] IS NULL
-           OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[]))
-           OR patient IN (SELECT d.id FROM deleted_patients d WHERE d.ward = ANY(%(wards)s::bigint[])))
+     WHERE (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
        AND (%(report)s::bigint IS NULL OR id = %(report)s::bigint)
        AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
        AND (%(since)s::timestamptz IS NULL OR history_date >= %(since)s::timestamptz)
@@ -41,9 +39,7 @@ SELECT page.*, coalesce(logs.log, '[]') AS history_change_reason_log
 WITH page AS (
     SELECT *
       FROM report_history
-     WHERE (%(wards)s::bigint[] IS NULL
-           OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[]))
-           OR patient IN (SELECT d.id FROM deleted_patients d WHERE d.ward = ANY(%(wards)s::bigint[])))
+     WHERE (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
        AND (%(report)s::bigint IS NULL OR id = %(report)s::bigint)
        AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
        AND (%(since)s::timestamptz IS NULL OR history_date >= %(since)s::timestamptz)
@@ -69,9 +65,7 @@ SELECT page.*, coalesce(logs.log, '[]') AS history_change_reason_log
 SELECT count(*) AS count
   FROM (SELECT 1
           FROM report_history
-         WHERE (%(wards)s::bigint[] IS NULL
-              OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[]))
-              OR patient IN (SELECT d.id FROM deleted_patients d WHERE d.ward = ANY(%(wards)s::bigint[])))
+         WHERE (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
           AND (%(report)s::bigint IS NULL OR id = %(report)s::bigint)
           AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
           AND (%(since)s::timestamptz IS NULL OR history_date >= %(since)s::timestamptz)
@@ -86,9 +80,7 @@ SELECT h.*,
          WHERE l.history_id = h.history_id) AS history_change_reason_log
   FROM report_history h
  WHERE h.history_id = %(history_id)s
-   AND (%(wards)s::bigint[] IS NULL
-        OR h.patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[]))
-        OR h.patient IN (SELECT d.id FROM deleted_patients d WHERE d.ward = ANY(%(wards)s::bigint[])));
+   AND (%(wards)s::bigint[] IS NULL OR h.ward = ANY(%(wards)s::bigint[]));
 
 -- name: lock_history_reason
 -- What deciding on a change of the reason needs, locked until the

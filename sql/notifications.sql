@@ -1,17 +1,20 @@
 -- Notifications: what a report raised, and observation-due reminders.
 
 -- name: list_notifications
--- Newest first; every filter optional (NULL), as in list_reports.
+-- Newest first; every filter optional (NULL), as in list_reports. The
+-- acknowledged filter is spelled so that, its value known, it is exactly
+-- the predicate of notifications_ward_open_idx (the board's open ones of a
+-- ward); admitted looks up each row's patient, one index probe per row read.
 SELECT id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by, acknowledged_reason
-  FROM notifications
- WHERE (%(wards)s::bigint[] IS NULL
-        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
+  FROM notifications n
+ WHERE (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
    AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
-   AND (%(ward)s::bigint IS NULL
-        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = %(ward)s::bigint))
-   AND (%(acknowledged)s::boolean IS NULL OR (acknowledged_at IS NOT NULL) = %(acknowledged)s::boolean)
+   AND (%(ward)s::bigint IS NULL OR ward = %(ward)s::bigint)
+   AND (%(acknowledged)s::boolean IS NULL
+        OR (%(acknowledged)s::boolean AND acknowledged_at IS NOT NULL)
+        OR (NOT %(acknowledged)s::boolean AND acknowledged_at IS NULL))
    AND (%(admitted)s::boolean IS NULL
-        OR patient IN (SELECT p.id FROM patients p WHERE (p.dismissal_date IS NULL) = %(admitted)s::boolean))
+        OR (SELECT p.dismissal_date IS NULL FROM patients p WHERE p.id = n.patient) = %(admitted)s::boolean)
    AND (%(after_key)s::timestamptz IS NULL
         OR (created_at, id) < (%(after_key)s::timestamptz, %(after_id)s::bigint))
  ORDER BY created_at DESC, id DESC
@@ -19,15 +22,15 @@ SELECT id, type, severity, patient, report, message, created_at, acknowledged_at
 
 -- name: list_notifications_back
 SELECT id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by, acknowledged_reason
-  FROM notifications
- WHERE (%(wards)s::bigint[] IS NULL
-        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
+  FROM notifications n
+ WHERE (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
    AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
-   AND (%(ward)s::bigint IS NULL
-        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = %(ward)s::bigint))
-   AND (%(acknowledged)s::boolean IS NULL OR (acknowledged_at IS NOT NULL) = %(acknowledged)s::boolean)
+   AND (%(ward)s::bigint IS NULL OR ward = %(ward)s::bigint)
+   AND (%(acknowledged)s::boolean IS NULL
+        OR (%(acknowledged)s::boolean AND acknowledged_at IS NOT NULL)
+        OR (NOT %(acknowledged)s::boolean AND acknowledged_at IS NULL))
    AND (%(admitted)s::boolean IS NULL
-        OR patient IN (SELECT p.id FROM patients p WHERE (p.dismissal_date IS NULL) = %(admitted)s::boolean))
+        OR (SELECT p.dismissal_date IS NULL FROM patients p WHERE p.id = n.patient) = %(admitted)s::boolean)
    AND (created_at, id) > (%(before_key)s::timestamptz, %(before_id)s::bigint)
  ORDER BY created_at ASC, id ASC
  LIMIT %(limit)s;
@@ -35,31 +38,29 @@ SELECT id, type, severity, patient, report, message, created_at, acknowledged_at
 -- name: count_notifications
 -- Bounded, as count_patients.
 SELECT count(*) AS count
-  FROM (SELECT 1 FROM notifications
-        WHERE (%(wards)s::bigint[] IS NULL
-               OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
+  FROM (SELECT 1 FROM notifications n
+        WHERE (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
           AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
-          AND (%(ward)s::bigint IS NULL
-               OR patient IN (SELECT p.id FROM patients p WHERE p.ward = %(ward)s::bigint))
-          AND (%(acknowledged)s::boolean IS NULL OR (acknowledged_at IS NOT NULL) = %(acknowledged)s::boolean)
+          AND (%(ward)s::bigint IS NULL OR ward = %(ward)s::bigint)
+          AND (%(acknowledged)s::boolean IS NULL
+               OR (%(acknowledged)s::boolean AND acknowledged_at IS NOT NULL)
+               OR (NOT %(acknowledged)s::boolean AND acknowledged_at IS NULL))
           AND (%(admitted)s::boolean IS NULL
-               OR patient IN (SELECT p.id FROM patients p WHERE (p.dismissal_date IS NULL) = %(admitted)s::boolean))
+               OR (SELECT p.dismissal_date IS NULL FROM patients p WHERE p.id = n.patient) = %(admitted)s::boolean)
          LIMIT %(bound)s) AS bounded;
 
 -- name: get_notification
 SELECT id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by, acknowledged_reason
   FROM notifications
  WHERE id = %(id)s
-   AND (%(wards)s::bigint[] IS NULL
-        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])));
+   AND (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]));
 
 -- name: acknowledge_notification
 -- Idempotent: a second acknowledgement keeps the first one's who and when.
 UPDATE notifications
    SET acknowledged_at = now(), acknowledged_by = %(actor)s
  WHERE id = %(id)s AND acknowledged_at IS NULL
-   AND (%(wards)s::bigint[] IS NULL
-        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
+   AND (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
 RETURNING id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by, acknowledged_reason;
 
 -- name: insert_notifications

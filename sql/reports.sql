@@ -6,16 +6,16 @@
 
 -- name: list_reports
 -- Newest observation first; every filter optional (NULL): the caller's
--- wards (NULL for staff), a patient, a time window, and the keyset of the
--- row a page continues after. Planned per call (force_custom_plan), so
--- ?patient= uses reports_patient_time_idx whatever ran before.
+-- wards (NULL for staff), a ward, a patient, a time window, and the keyset
+-- of the row a page continues after. A row's ward is its patient's
+-- (migration 0013), so a ward's page is a range of reports_ward_time_idx
+-- and ?patient= one of reports_patient_time_idx, planned with the values
+-- of each call.
 SELECT *
   FROM reports
- WHERE (%(wards)s::bigint[] IS NULL
-        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
+ WHERE (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
    AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
-   AND (%(ward)s::bigint IS NULL
-        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = %(ward)s::bigint))
+   AND (%(ward)s::bigint IS NULL OR ward = %(ward)s::bigint)
    AND (%(since)s::timestamptz IS NULL OR time >= %(since)s::timestamptz)
    AND (%(until)s::timestamptz IS NULL OR time <= %(until)s::timestamptz)
    AND (%(after_key)s::timestamptz IS NULL OR (time, id) < (%(after_key)s::timestamptz, %(after_id)s::bigint))
@@ -25,11 +25,9 @@ SELECT *
 -- name: list_reports_back
 SELECT *
   FROM reports
- WHERE (%(wards)s::bigint[] IS NULL
-        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
+ WHERE (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
    AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
-   AND (%(ward)s::bigint IS NULL
-        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = %(ward)s::bigint))
+   AND (%(ward)s::bigint IS NULL OR ward = %(ward)s::bigint)
    AND (%(since)s::timestamptz IS NULL OR time >= %(since)s::timestamptz)
    AND (%(until)s::timestamptz IS NULL OR time <= %(until)s::timestamptz)
    AND (time, id) > (%(before_key)s::timestamptz, %(before_id)s::bigint)
@@ -40,11 +38,9 @@ SELECT *
 -- Bounded, as count_patients.
 SELECT count(*) AS count
   FROM (SELECT 1 FROM reports
-        WHERE (%(wards)s::bigint[] IS NULL
-               OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])))
+        WHERE (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
           AND (%(patient)s::bigint IS NULL OR patient = %(patient)s::bigint)
-          AND (%(ward)s::bigint IS NULL
-               OR patient IN (SELECT p.id FROM patients p WHERE p.ward = %(ward)s::bigint))
+          AND (%(ward)s::bigint IS NULL OR ward = %(ward)s::bigint)
           AND (%(since)s::timestamptz IS NULL OR time >= %(since)s::timestamptz)
           AND (%(until)s::timestamptz IS NULL OR time <= %(until)s::timestamptz)
          LIMIT %(bound)s) AS bounded;
@@ -53,8 +49,7 @@ SELECT count(*) AS count
 SELECT *
   FROM reports
  WHERE id = %(id)s
-   AND (%(wards)s::bigint[] IS NULL
-        OR patient IN (SELECT p.id FROM patients p WHERE p.ward = ANY(%(wards)s::bigint[])));
+   AND (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]));
 
 -- name: lock_report
 SELECT * FROM reports WHERE id = %(id)s FOR UPDATE;

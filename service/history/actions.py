@@ -20,7 +20,7 @@ from ..events import Event
 from ..lists import ListSpec
 from ..reports import actions as reports
 from ..reports.actions import lock_patients, serialize, write
-from ..reports.fields import COLUMNS
+from ..reports.fields import COLUMNS, shown
 from ..reports.history import HISTORY_COLUMNS, HISTORY_STREAM, REASON_LOG
 from ..resources import (
     Filter,
@@ -78,7 +78,7 @@ def history_out(row: Row) -> Obj:
         }
         for entry in row[REASON_LOG]
     ]
-    return {**row, REASON_LOG: log}
+    return {**shown(row), REASON_LOG: log}
 
 
 def may_change_reason(user: User, row: Row) -> bool:

@@ -93,9 +93,19 @@ def shift_of(time: dt.datetime, tz: ZoneInfo) -> str:
     return "N"
 
 
+# Columns the database keeps for routing, not shown: a report's (and its
+# history row's) ward is its patient's (migration 0013).
+ROUTING = frozenset({"ward"})
+
+
+def shown(row: dict[str, Any]) -> dict[str, Any]:
+    """A report or history row without its routing columns."""
+    return {k: v for k, v in row.items() if k not in ROUTING}
+
+
 def serialize(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     """A report as the wire shows it: its columns, then the derived values."""
-    return {**row, **derived(row, tz)}
+    return {**shown(row), **derived(row, tz)}
 
 
 def derived(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from .. import events
 from ..context import Context
 from ..db import Row, Tx
 from ..events import Event
-from .fields import serialize
+from .fields import serialize, shown
 
 STREAM = "reports"
 HISTORY_STREAM = "history"
@@ -46,4 +46,4 @@ def emit_history_rows(
             tx.emit(Event.moved(STREAM, action, serialize(report, ctx.settings.tz), ward, *moved_from))
         else:
             tx.emit(Event.of(STREAM, action, serialize(report, ctx.settings.tz), ward=ward))
-        tx.emit(Event.of(HISTORY_STREAM, events.CREATE, {**row, REASON_LOG: []}, ward=ward, pk_key="history_id"))
+        tx.emit(Event.of(HISTORY_STREAM, events.CREATE, {**shown(row), REASON_LOG: []}, ward=ward, pk_key="history_id"))
