@@ -21,7 +21,8 @@ in a database of its own (``dengue_bench_scale_<N>``), migrated with yoyo
 like any other; the secondary indexes of the three big tables are dropped
 for the load and built again afterwards (the same definitions, read from
 pg_indexes), foreign-key triggers are skipped (session_replication_role =
-replica: the rows are consistent by construction), then VACUUM ANALYZE.
+replica: the rows are consistent by construction, their ward included, which
+the triggers of 0013 would otherwise set), then VACUUM ANALYZE.
 A later run finds the database by name and a ``bench_seed`` row of the
 same size and reuses it; if it was seeded more than an hour ago, the 40
 admitted patients' rows are moved forward in time so that their reports
@@ -45,7 +46,7 @@ from service.setup_db import database_on
 
 from .target import fresh_database
 
-SEED_VERSION = 1
+SEED_VERSION = 2  # 2: rows carry their ward (0013)
 WARD = 1
 BEDS = 40
 ADMISSION_EVERY_H = 4.5
@@ -130,7 +131,8 @@ REPORT_VALUES = """
     '',
     o.nurse,
     o.t + interval '5 minutes',
-    o.t + CASE WHEN o.rid %% 25 = 7 THEN interval '25 minutes' ELSE interval '5 minutes' END
+    o.t + CASE WHEN o.rid %% 25 = 7 THEN interval '25 minutes' ELSE interval '5 minutes' END,
+    %(ward)s
 """
 
 REPORT_COLUMNS = (
@@ -138,7 +140,7 @@ REPORT_COLUMNS = (
     "parenteral_fluids, other_fluids, intake_8h, urine_output, uf, emesis, drainage, output_8h, pain_score, "
     "abdominal_circumference, stools, urine_count, weight, height, o2_saturation, hematocrit, platelet_count, "
     "wbc_count, status, monitoring_interval, warning_signs, additional_info, medical_advice, created_by, "
-    "created_at, updated_at"
+    "created_at, updated_at, ward"
 )
 
 FIRST_NAMES = [
@@ -293,12 +295,13 @@ def seed(admin_url: str, patients: int, log: Any = print) -> dict[str, Any]:
             "notifications",
             """
             INSERT INTO notifications (type, severity, patient, report, message, created_at,
-                                       acknowledged_at, acknowledged_by)
+                                       acknowledged_at, acknowledged_by, ward)
             SELECT n.type, n.severity, n.patient, n.report, n.message, n.at,
                    CASE WHEN p.dismissal_date IS NULL AND n.at > %(ref)s::timestamptz - interval '12 hours' THEN NULL
                         ELSE n.at + make_interval(mins => 5 + (n.report %% 85)::int) END,
                    CASE WHEN p.dismissal_date IS NULL AND n.at > %(ref)s::timestamptz - interval '12 hours' THEN NULL
-                        ELSE %(nurse)s::bigint END
+                        ELSE %(nurse)s::bigint END,
+                   p.ward
               FROM (
                 SELECT r.patient, r.id AS report, r.created_at AS at, f.type, f.severity, f.message
                   FROM reports r

@@ -5,9 +5,12 @@ staff user."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from ..helpers import PATIENT, report_body
+import psycopg2
+
+from ..helpers import PATIENT, report_body, waiting_on_locks
 from ..two_wards import FORBIDDEN, Seeded, Wards, no_such, not_found, seed, two_wards
 
 NO_PATIENT = not_found("Patient")
@@ -185,6 +188,63 @@ async def test_staff_move_a_patient_and_sight_follows_the_ward(client, sql, make
     assert await get(client, w.nurse_b, f"/api/patients/{pa}/") == (200, moved)
     assert await ids(client, w.nurse_b, "/api/reports/") == [s.report_b["id"], ra]
     assert await ids(client, w.nurse_b, "/api/history/", "history_id") == [s.history_b, s.history_a]
+    assert await ids(client, w.nurse_b, "/api/notifications/") == [s.note_b, s.note_a]
+    assert await ids(client, w.staff, f"/api/reports/?ward={w.b}") == [s.report_b["id"], ra]
+    assert await ids(client, w.staff, f"/api/notifications/?ward={w.a}") == []
+
+
+# A report, its history and notifications are filed under their patient's
+# ward by the database (0013). Writes that race a move: whichever commits
+# first, every row ends up in the ward the patient is in.
+
+
+async def test_a_report_being_written_while_its_patient_moves_follows_the_patient(
+    client, sql, make_user, database_url
+) -> None:
+    w, s = await setting(client, sql, make_user)
+    pa = s.patient_a["id"]
+    writer = psycopg2.connect(database_url)
+    try:
+        with writer.cursor() as cur:  # a report written, not yet committed
+            cur.execute(
+                "INSERT INTO reports (patient, time, monitoring_interval) VALUES (%s, now(), 4) RETURNING id", (pa,)
+            )
+            ((late,),) = cur.fetchall()
+        move = asyncio.ensure_future(client.patch(f"/api/patients/{pa}/", json={"ward": w.b}, headers=w.staff.headers))
+        await waiting_on_locks(sql, 1)  # the move waits for the writer
+        writer.commit()
+        assert (await move).status == 200
+    finally:
+        writer.close()
+    assert sql("SELECT ward FROM reports WHERE id = %s", (late,)) == [(w.b,)]
+    assert late in await ids(client, w.nurse_b, "/api/reports/")
+    assert await ids(client, w.nurse_a, "/api/reports/") == []
+
+
+async def test_a_report_written_while_its_patient_moves_lands_in_the_new_ward(
+    client, sql, make_user, database_url
+) -> None:
+    w, s = await setting(client, sql, make_user)
+    pa = s.patient_a["id"]
+    mover = psycopg2.connect(database_url)
+    try:
+        with mover.cursor() as cur:  # a move, not yet committed
+            cur.execute("UPDATE patients SET ward = %s WHERE id = %s", (w.b, pa))
+        write = asyncio.ensure_future(
+            client.post("/api/reports/", json=report_body(pa, warning_signs="vomiting"), headers=w.staff.headers)
+        )
+        await waiting_on_locks(sql, 1)  # the report waits for the move
+        mover.commit()
+        resp = await write
+        assert resp.status == 201
+        report = await resp.json()
+    finally:
+        mover.close()
+    assert sql("SELECT ward FROM reports WHERE id = %s", (report["id"],)) == [(w.b,)]
+    assert sql("SELECT DISTINCT ward FROM report_history WHERE id = %s", (report["id"],)) == [(w.b,)]
+    assert sql("SELECT DISTINCT ward FROM notifications WHERE report = %s", (report["id"],)) == [(w.b,)]
+    assert report["id"] in await ids(client, w.nurse_b, "/api/reports/")
+    assert await ids(client, w.nurse_a, "/api/notifications/") == []
 
 
 async def test_a_report_for_another_wards_patient_is_400_under_patient(client, sql, make_user) -> None:

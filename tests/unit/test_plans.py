@@ -30,7 +30,8 @@ PATIENT = 77  # one of 600 patients with ten reports each
 @pytest.fixture
 def analysed(sql: Any) -> dict[str, Any]:
     """3,000 patients (one in ten admitted); 6,000 reports over 600 of them,
-    each with a history row and a notification; statistics up to date, so
+    each with a history row and a notification; one patient in 50 in a
+    second, small ward (2); statistics up to date, so
     that the planner's choices are the same on every run."""
     sql(
         "INSERT INTO patients (first_name, last_name, admission_date, dismissal_date, ward) "
@@ -42,6 +43,10 @@ def analysed(sql: Any) -> dict[str, Any]:
     seed_reports(sql, 6000, patients=600)
     seed_history(sql)
     seed_notifications(sql)
+    # a small second ward among the first one's archive: one patient in 50
+    # (their reports, history and notifications follow them there)
+    sql("INSERT INTO wards (name) VALUES ('Small ward')")
+    sql("UPDATE patients SET ward = 2 WHERE id % 50 = 0")
     sql("VACUUM ANALYZE patients, reports, report_history, notifications")
     rows = sql("SELECT time, id FROM reports WHERE patient = %s ORDER BY time DESC, id DESC", (PATIENT,))
     assert len(rows) == 10
@@ -77,6 +82,7 @@ def cases(at: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any],
     ak, ai = at["admitted_key"], at["admitted_id"]
     mine = {"patient": PATIENT}
     ward = {"wards": [1]}  # a user who is not staff: their wards
+    small = {"wards": [2]}  # a nurse of the small ward, among the big one's archive
     return [
         ("list_patients", page(admitted=True, search=None), page(**NO_PATIENT_FILTERS), "patients_admitted_idx"),
         (
@@ -128,6 +134,14 @@ def cases(at: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any],
             counted(**NO_REPORT_FILTERS),
             "reports_patient_time_idx",
         ),
+        ("list_reports", page(**NO_REPORT_FILTERS, **small), page(**NO_REPORT_FILTERS), "reports_ward_time_idx"),
+        (
+            "list_reports",  # staff's ?ward=
+            page(**{**NO_REPORT_FILTERS, "since": "2024-01-02T00:00:00Z"}, ward=2),
+            page(**NO_REPORT_FILTERS),
+            "reports_ward_time_idx",
+        ),
+        ("count_reports", counted(**NO_REPORT_FILTERS, **small), counted(**NO_REPORT_FILTERS), "reports_ward_time_idx"),
         (
             "list_history",
             page(**{**NO_HISTORY_FILTERS, **mine}),
@@ -139,6 +153,12 @@ def cases(at: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any],
             page(**{**NO_HISTORY_FILTERS, **mine, "until": "2024-12-31T00:00:00Z"}, **ward),
             page(**NO_HISTORY_FILTERS, **ward),
             "report_history_patient_idx",
+        ),
+        (
+            "list_history",
+            page(**NO_HISTORY_FILTERS, **small),
+            page(**NO_HISTORY_FILTERS),
+            "report_history_ward_order_idx",
         ),
         (
             "list_history_back",
@@ -163,6 +183,18 @@ def cases(at: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any],
             page(**{**NO_NOTIFICATION_FILTERS, **mine, "acknowledged": False}, **ward),
             page(**NO_NOTIFICATION_FILTERS, **ward),
             "notifications_patient_idx",
+        ),
+        (
+            "list_notifications",
+            page(**NO_NOTIFICATION_FILTERS, **small),
+            page(**NO_NOTIFICATION_FILTERS),
+            "notifications_ward_order_idx",
+        ),
+        (
+            "list_notifications",  # the board's open notifications
+            page(**{**NO_NOTIFICATION_FILTERS, "acknowledged": False}, **small),
+            page(**NO_NOTIFICATION_FILTERS),
+            "notifications_ward_open_idx",
         ),
         (
             "list_notifications_back",
