@@ -35,7 +35,10 @@ from .validation import BIGINT_MAX
 Obj = dict[str, Any]
 Filters = Mapping[str, Any]
 
-CHUNK = 1000  # rows per query of a whole list
+# Rows per query of a whole list. Each chunk is serialised in one go, which
+# holds the event loop: 1,000 reports took 21-41 ms, 250 take 5-10 ms, and
+# 100,000 reports stream in the same time either way (README, Performance).
+CHUNK = 250
 DEFAULT_PAGE_SIZE = 100
 INVALID_CURSOR = "Invalid cursor"  # DRF's text
 
