@@ -1,31 +1,64 @@
 """The machine's limits, measured in the same run: redis-benchmark PUBLISH and
 pgbench running the service's own SQL (the named queries in sql/*.sql).
 
-The pgbench scripts are built FROM those queries: each ``%(name)s`` parameter
-becomes a pgbench variable ``:name``. Numbers are set with ``\\set`` (the
-patient at random among 100 for every transaction); strings, NULLs and
-arrays, which ``\\set`` cannot hold, are defined with ``-D name=<literal>``,
-the literal rendered by psycopg2 exactly as the service's driver sends it.
-Values the service takes from a row it has just written (the new report's
-id and history_id) are captured with ``\\gset r_``. pgbench runs in simple
-query mode (-M simple), and the statements that the service sends in one
-round trip are chained with ``\\;`` into one pgbench command, so the round
-trips match. The service itself PREPAREs its single-statement queries
-(service/db.py); pgbench cannot prepare chained commands, so it parses and
-plans each statement every time and the service can beat its figure:
+Each pgbench script sends what the service sends to PostgreSQL for one
+request of the REST scenarios (bench/wrk/bench.lua), round trip for round
+trip, built FROM the named queries so that a changed query changes the
+script:
 
-* create_min  = what the brief names: BEGIN + insert_report, then
-                commit_with_events (the report, its history row and its two
-                events in one transaction);
-* create_full = the whole transaction of POST /api/reports/: the above plus
-                rule_context, then schedule_reminder sent with the COMMIT
-                (notifications.sql, reminders.sql), as service/reports/actions.py
-                and Tx.later() do, preceded by the token lookup that
-                authenticates the request;
-* retrieve    = user_by_token + get_patient (GET /api/patients/<id>/);
-* list        = user_by_token + list_patients (GET /api/patients/);
-* patch       = user_by_token + lock_patient, update_patient, then
-                schedule_reminder with commit_with_events (PATCH /api/patients/<id>/).
+* a single-statement query is PREPAREd once per connection and then sent as
+  ``EXECUTE dq_<name>(...)``, as service/db.py does (``Query.prepare`` and
+  ``Query.execute``); the first transaction of each pgbench client sets what
+  every pooled connection sets (``SET TIME ZONE 'UTC'``,
+  ``plan_cache_mode = force_custom_plan``) and PREPAREs the queries of its
+  script, under ``\\if :prepared = 0`` (pgbench variables last as long as
+  the client);
+* a script query (``commit_with_events``) is sent as its text;
+* every ``%(name)s`` becomes the pgbench variable ``:name``: numbers drawn
+  per transaction with ``\\set`` (the patient at random among 100), every
+  other value defined with ``-D name=<literal>``, rendered by psycopg2 as the
+  service's driver renders it (``EXECUTE`` arguments are literals there
+  too); a query whose parameter names clash with another's in the same
+  script reads them with a prefix (``u_``, ``c_``, ``p_``). The new report's
+  ``id`` and ``history_id`` are captured with ``\\gset r_``;
+* statements the service sends in one round trip are chained with ``\\;``
+  into one pgbench command (-M simple): ``BEGIN`` with a transaction's first
+  statement, the statements queued with ``Tx.later()`` with
+  ``commit_with_events``.
+
+The request user is what the REST scenarios log in as: a nurse of ward 1
+(not staff), so the lists and reads carry ``wards = ARRAY[1]``; the session
+key is looked up by its SHA-256 with the idle/max-age bounds of the
+service's settings (``session_user``). The events' arrays (streams,
+actions, JSON data, wards, prior wards) are built by the service's own code
+(``emit_history_rows``, ``Event.of``) from a real report and patient.
+
+* create_min  = BEGIN + insert_report, then commit_with_events (the report,
+                its history row and its two events in one transaction): the
+                floor of a report write, without authentication, patient
+                lock, rules or reminder;
+* create_full = POST /api/reports/ (service/reports/actions.py create):
+                session_user; BEGIN + lock_patients; insert_report;
+                rule_context; schedule_reminder (queued by Tx.later) sent with
+                commit_with_events. 5 round trips;
+* retrieve    = GET /api/patients/<id>/: session_user; get_patient. 2;
+* list        = GET /api/patients/ (a whole list, read in chunks of
+                lists.CHUNK rows: the 100 patients are one chunk):
+                session_user; list_patients with no filter and no keyset. 2;
+* patch       = PATCH /api/patients/<id>/ with a new last_name
+                (service/patients/actions.py update): session_user;
+                BEGIN + lock_patient; update_patient; schedule_reminder sent
+                with commit_with_events (one patients event). 4.
+
+Not mirrored: what only Python does (validation, serialisation, the rules'
+evaluation: this body raises no rule, so no insert_notifications, as in the
+REST scenario), the HTTP layer and the pool; ``Idempotency-Key`` handling
+(claim_idempotency_key first, store_reply with the COMMIT), because
+bench.lua sends no key; ward checks of a PATCH that changes the ward (this
+one does not). The session's ``last_used`` touch is mirrored as it is:
+session_user makes it itself, at most once a minute.
+The WebSocket scenario's ratios divide by retrieve and list, whose
+session_user round trip a socket does not make per frame.
 
 They run against a separate database (``dengue_bench_limits``, migrated the
 same way) so that their events never reach the server under test.
@@ -39,24 +72,33 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import psycopg2
 
-from service import jsonutil
+from service import lists
+from service.auth import sessions
+from service.config import load_settings
+from service.context import Context, User
+from service.db import Database, Tx
+from service.events import UPDATE, Event
+from service.patients.actions import STREAM as PATIENTS_STREAM
 from service.reminders import CHANNEL as REMINDER_CHANNEL
-from service.sqlfiles import Q
+from service.reports.history import emit_history_rows
+from service.sqlfiles import Q, Query
 
 from .common import summarize_ms
 from .target import fresh_database
 
 LIMITS_DB = "dengue_bench_limits"
 PATIENTS = 100
-TOKEN = "b" * 40
+SESSION_KEY = "b" * 40  # a well-formed key (40 hex digits); only its SHA-256 is stored
 PARAM = re.compile(r"%\((\w+)\)s")
+PREPARED = re.compile(r"\bEXECUTE dq_(\w+)")
 
 # The body of a created report (the same as bench/wrk/bench.lua sends), as
 # the service's validation hands it to the SQL: every field present.
@@ -95,141 +137,176 @@ REPORT = {
 }
 
 
-def _statement_chain(sql: str, overrides: dict[str, str]) -> list[str]:
-    """One named query → its statements, comments dropped, %(x)s → :x."""
-    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
-    text = "\n".join(lines)
-    text = PARAM.sub(lambda m: overrides.get(m.group(1), f":{m.group(1)}"), text)
+def _sent(query: Query, prefix: str, overrides: Mapping[str, str]) -> list[str]:
+    """What the service sends for one named query (EXECUTE of its prepared
+    statement, or a script's statements), comments dropped, %(x)s → :x."""
+    text = query.execute if query.prepare is not None else query
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
+    text = PARAM.sub(lambda m: overrides.get(m.group(1), f":{prefix}{m.group(1)}"), "\n".join(lines))
     return [s.strip() for s in text.split(";") if s.strip()]
 
 
 def command(
-    *queries: str, begin: bool = False, gset: str | None = None, overrides: dict[str, str] | None = None
+    *queries: Query,
+    begin: bool = False,
+    gset: str | None = None,
+    prefix: str = "",
+    overrides: Mapping[str, str] | None = None,
 ) -> str:
-    """Queries sent in ONE round trip (psycopg2 execute of a multi-statement
-    string) → one pgbench command, statements chained with ``\\;``."""
+    """Queries sent in ONE round trip (one psycopg2 execute) → one pgbench
+    command, statements chained with ``\\;``. A parameter ``x`` reads the
+    variable ``:<prefix>x`` unless ``overrides`` gives its text."""
     statements = ["BEGIN"] if begin else []
     for q in queries:
-        statements += _statement_chain(q, overrides or {})
+        statements += _sent(q, prefix, overrides or {})
     body = "\\;\n".join(statements)
     return body + ("\n\\gset " + gset + "\n" if gset else ";\n")
 
 
-def dumps_str(value: Any) -> str:
-    return jsonutil.dumps(value).decode()
+def with_preparation(body: str) -> str:
+    """The script, preceded by what each connection does once: the settings
+    of service.db._on_connect and a PREPARE of every query it EXECUTEs."""
+    names = list(dict.fromkeys(PREPARED.findall(body)))
+    setup = ["SET TIME ZONE 'UTC'", "SET plan_cache_mode = force_custom_plan"]
+    setup += [cast(str, getattr(Q, name).prepare) for name in names]
+    return "\\if :prepared = 0\n" + "\\;\n".join(setup) + ";\n\\set prepared 1\n\\endif\n" + body
 
 
 def scripts() -> dict[str, str]:
-    pks = {"pks": "ARRAY[:r_id, :r_history_id]", "channel": f"'{REMINDER_CHANNEL}'"}
-    auth = command(Q.user_by_token)
-    insert = f"\\set patient random(1, {PATIENTS})\n" + command(Q.insert_report, begin=True, gset="r_")
-    commit = command(Q.commit_with_events, overrides=pks)
-    return {
-        "create_min": insert + commit,
+    auth = command(Q.session_user)
+    patient = f"\\set patient random(1, {PATIENTS})\n"
+    insert = command(Q.insert_report, gset="r_")
+    report_pks = {"pks": "ARRAY[:r_id, :r_history_id]"}
+    commit_report = command(Q.commit_with_events, prefix="c_", overrides=report_pks)
+    raw = {
+        "create_min": patient + command(Q.insert_report, begin=True, gset="r_") + commit_report,
         "create_full": auth
+        + patient
+        + command(Q.lock_patients, begin=True, overrides={"ids": "ARRAY[:patient]"})
         + insert
         + command(Q.rule_context, overrides={"id": ":r_id"})
-        + command(Q.schedule_reminder, Q.commit_with_events, overrides=pks),
-        "retrieve": f"\\set id random(1, {PATIENTS})\n" + auth + command(Q.get_patient),
-        "list": auth + command(Q.list_patients),
-        "patch": f"\\set id random(1, {PATIENTS})\n\\set patient :id\n"
-        + auth
-        + command(Q.lock_patient, begin=True)
-        + command(Q.update_patient)
         + command(
             Q.schedule_reminder,
             Q.commit_with_events,
-            overrides={
-                "pks": "ARRAY[:id]",
-                "streams": ":p_streams",
-                "actions": ":p_actions",
-                "datas": ":p_datas",
-                "channel": f"'{REMINDER_CHANNEL}'",
-            },
+            prefix="c_",
+            overrides={**report_pks, "patient": ":patient", "channel": ":channel"},
         ),
+        "retrieve": f"\\set id random(1, {PATIENTS})\n" + auth + command(Q.get_patient),
+        "list": auth + command(Q.list_patients),
+        "patch": f"\\set id random(1, {PATIENTS})\n"
+        + auth
+        + command(Q.lock_patient, begin=True)
+        + command(Q.update_patient, prefix="u_", overrides={"id": ":id", "last_name": ":last_name"})
+        + command(
+            Q.schedule_reminder,
+            Q.commit_with_events,
+            prefix="p_",
+            overrides={"pks": "ARRAY[:id]", "patient": ":id", "channel": ":channel"},
+        ),
+    }
+    return {name: with_preparation(body) for name, body in raw.items()}
+
+
+def event_arrays(events: Iterable[Event]) -> dict[str, list[Any]]:
+    """The arrays Tx._commit passes to commit_with_events, but ``pks``: the
+    scripts take those from the rows they have just written."""
+    events = list(events)
+    return {
+        "streams": [e.stream for e in events],
+        "actions": [e.action for e in events],
+        "datas": [e.data.decode() for e in events],
+        "wards": [e.ward for e in events],
+        "prior_wards": [e.prior_ward for e in events],
     }
 
 
+def parameters(
+    user: User,
+    now: dt.datetime,
+    patient: Mapping[str, Any],
+    report_events: Iterable[Event],
+    patient_events: Iterable[Event],
+) -> dict[str, Any]:
+    """Every value the scripts take from ``-D`` (Python values, rendered by
+    psycopg2 in prepare()): what the service passes for these requests."""
+    settings = load_settings()
+    values: dict[str, Any] = {
+        **REPORT,
+        "prepared": 0,  # set to 1 by each client once it has PREPAREd (with_preparation)
+        # session_user
+        "key_hash": sessions.key_hash(SESSION_KEY),
+        **sessions.limits(settings),
+        # the report create
+        "actor": user.id,
+        "time": now,
+        "channel": REMINDER_CHANNEL,
+        # get_patient, list_patients: the nurse's wards; a whole list has no filter
+        "wards": user.scope(),
+        "ward": None,
+        "admitted": None,
+        "search": None,
+        "after_key": None,
+        "after_id": None,
+        "limit": lists.CHUNK,
+        "offset": 0,
+        # the patch: the locked row with the new last_name (update_patient)
+        "last_name": "pgbench",
+        **{f"u_{k}": patient[k] for k in PARAM.findall(Q.update_patient) if k not in ("id", "last_name")},
+    }
+    values.update({f"c_{k}": v for k, v in event_arrays(report_events).items()})
+    values.update({f"p_{k}": v for k, v in event_arrays(patient_events).items()})
+    return values
+
+
 def prepare(admin_url: str) -> tuple[str, list[str]]:
-    """A fresh, migrated database with one user, its token and 100 patients
-    (each with one report); returns its URL and the -D definitions."""
+    """A fresh, migrated database with one nurse of the only ward, a session
+    of theirs and 100 patients (one with a report); returns its URL and the
+    -D definitions."""
     url = fresh_database(admin_url, LIMITS_DB)
+    settings = load_settings()
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     conn = psycopg2.connect(url)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            cur.execute("INSERT INTO users (username, password) VALUES ('bench', '!') RETURNING id")
-            (actor,) = cur.fetchone()
-            cur.execute("INSERT INTO auth_tokens (key, user_id) VALUES (%s, %s)", (TOKEN, actor))
+
+            def one(sql: str, params: Any = None) -> dict[str, Any]:
+                cur.execute(sql, params)
+                names = [d[0] for d in cur.description]
+                row = cur.fetchone()
+                assert row is not None, sql
+                return dict(zip(names, row, strict=True))
+
+            ward = one("SELECT min(id) AS id FROM wards")["id"]  # migration 0009 makes one
+            actor = one("INSERT INTO users (username, password) VALUES ('bench', '!') RETURNING id")["id"]
+            cur.execute("INSERT INTO user_wards (user_id, ward) VALUES (%s, %s)", (actor, ward))
             cur.execute(
-                """INSERT INTO patients (first_name, last_name, admission_date)
-                           SELECT 'Bench', 'Seed-' || i, '2026-01-05T08:00:00Z' FROM generate_series(1, %s) i""",
-                (PATIENTS,),
+                "INSERT INTO auth_sessions (key_hash, user_id, client) VALUES (%s, %s, 'bench')",
+                (sessions.key_hash(SESSION_KEY), actor),
             )
-            # one real report create, to get the events' JSON as the service builds it
-            params = {**REPORT, "patient": 1, "time": now, "actor": actor}
-            cur.execute("BEGIN;\n" + Q.insert_report, params)
-            names = [d[0] for d in cur.description]
-            history = dict(zip(names, cur.fetchone(), strict=True))
+            cur.execute(
+                """INSERT INTO patients (first_name, last_name, admission_date, ward)
+                   SELECT 'Bench', 'Seed-' || i, '2026-01-05T08:00:00Z', %s FROM generate_series(1, %s) i""",
+                (ward, PATIENTS),
+            )
+            # the user as the service sees them through the session key
+            key = {"key_hash": sessions.key_hash(SESSION_KEY), **sessions.limits(settings)}
+            user = User.from_row(one(Q.session_user, key))
+            # one real report create and patch, for the events as the service builds them
+            history = one("BEGIN;\n" + Q.insert_report, {**REPORT, "patient": 1, "time": now, "actor": actor})
             cur.execute("COMMIT")
-            report = {
-                k: v
-                for k, v in history.items()
-                if k not in ("history_id", "history_date", "history_change_reason", "history_type", "history_user")
-            }
-            report_json = dumps_str(
-                {
-                    **report,
-                    "intake_total": 750,
-                    "output_total": 400,
-                    "fluid_balance": 350,
-                    "shift": "D",
-                    "pk": report["id"],
-                }
-            )
-            # a new history row is broadcast with its (empty) change-reason log
-            history_json = dumps_str({**history, "history_change_reason_log": [], "pk": history["history_id"]})
-            patient_json = dumps_str(
-                {
-                    "id": 1,
-                    "first_name": "Bench",
-                    "last_name": "Seed-1",
-                    "admission_date": "2026-01-05T08:00:00Z",
-                    "dismissal_date": None,
-                    "created_at": now.isoformat(),
-                    "updated_at": now.isoformat(),
-                    "pk": 1,
-                }
-            )
+            tx = Tx(cast(Database, None))  # only collects the events (no connection)
+            ctx = Context(cast(Database, None), settings, user)
+            emit_history_rows(tx, [history], ctx, ward)
+            current = one(Q.lock_patient, {"id": 1})
+            patched = one(Q.update_patient, {**current, "last_name": "pgbench"})
+            patient_event = Event.of(PATIENTS_STREAM, UPDATE, patched, ward=patched["ward"])
             cur.execute("ANALYZE")
-
-            def lit(value: Any) -> str:
-                return cur.mogrify("%s", (value,)).decode()
-
-            defs = {name: lit(value) for name, value in REPORT.items()}
-            defs.update(
-                {
-                    "actor": str(actor),
-                    "key": lit(TOKEN),
-                    "time": lit(now),
-                    "limit": "NULL",
-                    "offset": "0",
-                    "streams": lit(["reports", "history"]),
-                    "actions": lit(["create", "create"]),
-                    "datas": lit([report_json, history_json]),
-                    "p_streams": lit(["patients"]),
-                    "p_actions": lit(["update"]),
-                    "p_datas": lit([patient_json]),
-                    "first_name": lit("Bench"),
-                    "last_name": lit("pgbench"),
-                    "admission_date": lit(dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC)),
-                    "dismissal_date": "NULL",
-                }
-            )
+            values = parameters(user, now, current, tx.events, [patient_event])
+            defs = [f"{name}={cur.mogrify('%s', (value,)).decode()}" for name, value in values.items()]
     finally:
         conn.close()
-    return url, [f"{k}={v}" for k, v in defs.items()]
+    return url, defs
 
 
 async def _run(args: list[str], timeout: float) -> tuple[int, str]:
