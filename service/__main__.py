@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -19,21 +18,11 @@ if TYPE_CHECKING:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvloop
-    from aiohttp import web
-
     from .app import create_app
+    from .shutdown import serve
 
     settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
-    uvloop.install()
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        access_log=None,
-        shutdown_timeout=settings.shutdown_timeout,
-        print=lambda *_: logging.getLogger("service").info("serving on http://%s:%d", settings.host, settings.port),
-    )
+    asyncio.run(serve(create_app(settings), settings))
     return 0
 
 

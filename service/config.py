@@ -118,7 +118,8 @@ class Settings:
     reminder_test_hold_claim_seconds: float = 0.0
     log_level: str = "INFO"
     log_format: str = "text"
-    shutdown_timeout: float = 10.0
+    # Seconds a stopping server waits for the requests in flight.
+    shutdown_timeout: float = 20.0
 
     @property
     def proxies(self) -> tuple[Network, ...]:
