@@ -27,8 +27,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from .reminders.worker import run_worker
+    from .reminders.worker import run_check, run_worker
 
+    if args.check:
+        return run_check(settings, args.any_host)
     return run_worker(settings)
 
 
@@ -155,6 +157,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="listen port (default $PORT or 8000)")
     serve.set_defaults(run=_serve)
     worker = sub.add_parser("worker", help="run the observation-due reminder worker (several may run)")
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 if a worker of this host beat within WORKER_STALE_SECONDS and the database answers, "
+        "else 1 (one line says why)",
+    )
+    worker.add_argument("--any-host", action="store_true", help="with --check: a worker of any host will do")
     worker.set_defaults(run=_worker)
     dev = sub.add_parser("dev", help="serve and run one reminder worker beside it (development)")
     dev.add_argument("--host", help="listen address (default $HOST or 127.0.0.1)")
