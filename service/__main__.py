@@ -35,15 +35,15 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _dev(args: argparse.Namespace, settings: Settings) -> int:
-    """The server and one reminder worker, for development (scripts/run)."""
-    import subprocess
+    """The server and one reminder worker, restarted if it exits (development, scripts/run)."""
+    from .reminders.supervisor import Supervisor
 
-    worker = subprocess.Popen([sys.executable, "-m", "service", "worker"])
+    worker = Supervisor()
+    worker.start()
     try:
         return _serve(args, settings)
     finally:
-        worker.terminate()
-        worker.wait(10)
+        worker.stop()
 
 
 def _setup(args: argparse.Namespace, settings: Settings) -> int:

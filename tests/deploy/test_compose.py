@@ -26,6 +26,10 @@ import pytest
 import yaml
 from psycopg2.extensions import parse_dsn
 
+from service import __main__ as service_main
+from service.config import Settings
+from service.reminders import worker as worker_module
+
 from ..conftest import ADMIN_URL, ROOT
 from ..servers import free_port, wait_until
 from .conftest import Roles
@@ -380,6 +384,22 @@ def test_the_reminder_worker_is_restarted_when_it_exits(name: str) -> None:
     """Nothing else fires reminders: a worker that crashed must come back."""
     services = load(name)["services"]
     assert services["worker"]["restart"] in ("unless-stopped", "always")
+
+
+@pytest.mark.parametrize("name", ["local.yml", "production.yml"])
+def test_the_reminder_workers_health_is_its_heartbeat(name: str) -> None:
+    worker = load(name)["services"]["worker"]
+    assert worker["command"] == "python -m service worker"
+    healthcheck = worker["healthcheck"]
+    assert healthcheck["test"] == ["CMD", "python", "-m", "service", "worker", "--check"]
+    args = service_main.parser().parse_args(healthcheck["test"][4:])
+    assert args.check and not args.any_host  # this container's worker, not any
+    # it beats at least every WORKER_HEARTBEAT_SECONDS; --check passes for WORKER_STALE_SECONDS
+    defaults = Settings()
+    assert defaults.worker_heartbeat_seconds * 2 <= defaults.worker_stale_seconds
+    assert seconds(healthcheck["timeout"]) >= 10
+    # it stops within its grace period: the step under way gets STOP_GRACE_SECONDS
+    assert seconds(worker["stop_grace_period"]) > worker_module.STOP_GRACE_SECONDS
 
 
 def gunicorn_conf(**env: str) -> Any:
