@@ -15,7 +15,8 @@ runner here drains before aiohttp's shutdown begins:
    elsewhere;
 4. then aiohttp's shutdown: idle connections closed, cleanup contexts run.
 
-With nothing in flight all of this takes milliseconds.
+With nothing in flight all of this takes milliseconds. Under ``serve`` a
+second SIGTERM or SIGINT ends the wait of step 3 at once.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class InFlight:
     def __init__(self) -> None:
         self.count = 0
         self.draining = False
+        self.abandoned = False
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -56,12 +58,18 @@ class InFlight:
         if self.count == 0:
             self._idle.set()
 
+    def abandon(self) -> None:
+        """Stop waiting for the requests in flight (a second signal)."""
+        self.abandoned = True
+        self._idle.set()
+
     async def wait_idle(self, timeout: float) -> bool:
-        """True once nothing is in flight, False if ``timeout`` ran out first."""
+        """True once nothing is in flight, False if ``timeout`` ran out (or
+        the wait was abandoned) first."""
         try:
             async with asyncio.timeout(max(timeout, 0.0)):
                 await self._idle.wait()
-            return True
+            return not self.abandoned
         except TimeoutError:
             return False
 
@@ -107,7 +115,9 @@ async def drain(runner: web.AppRunner, timeout: float) -> None:
             log.info("shutting down: every request in flight has been answered")
         else:
             log.warning(
-                "shutting down: %d request(s) still running after %.0fs are cancelled", in_flight.count, timeout
+                "shutting down: %d request(s) still running after %.0fs are cancelled",
+                in_flight.count,
+                loop.time() - deadline + timeout,
             )
 
 
@@ -143,6 +153,9 @@ async def serve(app: web.Application, settings: Settings) -> None:
         def on_signal(sig: signal.Signals) -> None:
             if not received.done():
                 received.set_result(sig)
+            elif IN_FLIGHT in app and not app[IN_FLIGHT].abandoned:
+                log.warning("%s received again: not waiting for the requests in flight", sig.name)
+                app[IN_FLIGHT].abandon()
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, on_signal, sig)

@@ -141,6 +141,19 @@ def test_a_body_that_never_comes_is_given_up_after_shutdown_timeout(settings, al
     assert sql("SELECT count(*) FROM patients") == [(0,)]
 
 
+def test_a_second_signal_stops_waiting(settings, alice, sql) -> None:
+    with server(settings, SHUTDOWN_TIMEOUT=LONG) as srv:
+        sock, _ = start_half_sent_post(srv.port, alice.token)
+        with sock:
+            srv.proc.send_signal(signal.SIGINT)
+            wait_until(lambda: "for 1 request(s) in flight" in srv.log(), 15, "the drain")
+            srv.proc.send_signal(signal.SIGINT)
+            assert srv.proc.wait(15) == 0, srv.log()
+        assert "SIGINT received again: not waiting for the requests in flight" in srv.log()
+        assert "1 request(s) still running after" in srv.log()
+    assert sql("SELECT count(*) FROM patients") == [(0,)]
+
+
 @contextmanager
 def gunicorn(settings: Any, port: int, **env: str) -> Iterator[Process]:
     binary = str(Path(sys.executable).parent / "gunicorn")
