@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -19,40 +18,32 @@ if TYPE_CHECKING:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvloop
-    from aiohttp import web
-
     from .app import create_app
+    from .shutdown import serve
 
     settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
-    uvloop.install()
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        access_log=None,
-        shutdown_timeout=settings.shutdown_timeout,
-        print=lambda *_: logging.getLogger("service").info("serving on http://%s:%d", settings.host, settings.port),
-    )
+    asyncio.run(serve(create_app(settings), settings))
     return 0
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from .reminders.worker import run_worker
+    from .reminders.worker import run_check, run_worker
 
+    if args.check:
+        return run_check(settings, args.any_host)
     return run_worker(settings)
 
 
 def _dev(args: argparse.Namespace, settings: Settings) -> int:
-    """The server and one reminder worker, for development (scripts/run)."""
-    import subprocess
+    """The server and one reminder worker, restarted if it exits (development, scripts/run)."""
+    from .reminders.supervisor import Supervisor
 
-    worker = subprocess.Popen([sys.executable, "-m", "service", "worker"])
+    worker = Supervisor()
+    worker.start()
     try:
         return _serve(args, settings)
     finally:
-        worker.terminate()
-        worker.wait(10)
+        worker.stop()
 
 
 def _setup(args: argparse.Namespace, settings: Settings) -> int:
@@ -166,6 +157,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="listen port (default $PORT or 8000)")
     serve.set_defaults(run=_serve)
     worker = sub.add_parser("worker", help="run the observation-due reminder worker (several may run)")
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 if a worker of this host beat within WORKER_STALE_SECONDS and the database answers, "
+        "else 1 (one line says why)",
+    )
+    worker.add_argument("--any-host", action="store_true", help="with --check: a worker of any host will do")
     worker.set_defaults(run=_worker)
     dev = sub.add_parser("dev", help="serve and run one reminder worker beside it (development)")
     dev.add_argument("--host", help="listen address (default $HOST or 127.0.0.1)")

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import board, health, housekeeping, openapi
+from . import board, health, housekeeping, openapi, shutdown
 from . import db as dbmod
 from .appkeys import DB, GUARD, HUB, SETTINGS
 from .audit import actions as audit
@@ -114,13 +114,20 @@ async def login_guard(app: web.Application) -> AsyncIterator[None]:
     await guard.close()
 
 
-async def gunicorn_app() -> web.Application:
-    """The entry point of aiohttp's gunicorn worker (see gunicorn_conf.py)."""
-    from . import logs
+async def gunicorn_app() -> web.AppRunner:
+    """The entry point of aiohttp's gunicorn worker (see gunicorn_conf.py):
+    a runner that drains on SIGTERM as ``serve`` does (service/shutdown.py),
+    within gunicorn's graceful timeout."""
+    from . import gunicorn_conf, logs
 
     settings = load_settings()
     logs.configure(settings.log_level, settings.log_format)
-    return create_app(settings)
+    return shutdown.DrainingRunner(
+        create_app(settings),
+        drain_timeout=gunicorn_conf.drain_timeout(settings.shutdown_timeout),
+        keepalive_timeout=gunicorn_conf.keepalive,
+        access_log=None,
+    )
 
 
 async def freeze_startup_objects(app: web.Application) -> None:
@@ -135,9 +142,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or load_settings()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[middleware.request_context, middleware.errors, middleware.append_slash],
+        middlewares=[shutdown.track, middleware.request_context, middleware.errors, middleware.append_slash],
     )
     app[SETTINGS] = settings
+    shutdown.setup(app)
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(realtime)
     app.cleanup_ctx.append(login_guard)

@@ -113,12 +113,19 @@ class Settings:
     password_hash_concurrency: int = max(1, min(os.cpu_count() or 1, 2))
     password_hash_queue: int = 32
     reminder_lease_seconds: float = 30.0
+    # The reminder worker: the longest wait between attempts to reach the
+    # database while it is away; how often it beats (also while idle); how
+    # old the latest beat may be for `worker --check` to pass.
+    worker_retry_max_seconds: float = 5.0
+    worker_heartbeat_seconds: float = 15.0
+    worker_stale_seconds: float = 60.0
     # Fault injection for tests only: the worker holds each claim this long
     # before firing it, so a test can kill it while it holds a lease.
     reminder_test_hold_claim_seconds: float = 0.0
     log_level: str = "INFO"
     log_format: str = "text"
-    shutdown_timeout: float = 10.0
+    # Seconds a stopping server waits for the requests in flight.
+    shutdown_timeout: float = 20.0
 
     @property
     def proxies(self) -> tuple[Network, ...]:
@@ -186,6 +193,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         password_hash_concurrency=_int(env, "PASSWORD_HASH_CONCURRENCY", d.password_hash_concurrency, minimum=1),
         password_hash_queue=_int(env, "PASSWORD_HASH_QUEUE", d.password_hash_queue),
         reminder_lease_seconds=_float(env, "REMINDER_LEASE_SECONDS", d.reminder_lease_seconds),
+        worker_retry_max_seconds=_float(env, "WORKER_RETRY_MAX_SECONDS", d.worker_retry_max_seconds, minimum=0.1),
+        worker_heartbeat_seconds=_float(env, "WORKER_HEARTBEAT_SECONDS", d.worker_heartbeat_seconds, minimum=0.1),
+        worker_stale_seconds=_float(env, "WORKER_STALE_SECONDS", d.worker_stale_seconds, minimum=1),
         reminder_test_hold_claim_seconds=_float(
             env, "REMINDER_TEST_HOLD_CLAIM_SECONDS", d.reminder_test_hold_claim_seconds
         ),
@@ -203,6 +213,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         parse_networks(settings.trusted_proxies)
     except ValueError as exc:
         raise ConfigError(f"TRUSTED_PROXIES: {exc}") from None
+    if settings.worker_stale_seconds <= settings.worker_heartbeat_seconds:
+        raise ConfigError("WORKER_STALE_SECONDS must exceed WORKER_HEARTBEAT_SECONDS")
     if settings.db_pool_min > settings.db_pool_max:
         raise ConfigError("DB_POOL_MIN must not exceed DB_POOL_MAX")
     return settings

@@ -8,15 +8,27 @@ fired, and only if it still holds the lease: a reminder fires exactly once,
 even with several workers, and a worker that dies mid-task has its claim
 taken over by another when the lease runs out. Reminders are rows, so a
 restart of anything loses none.
+
+It never dies of a database outage: whatever a step raises (the driver's
+errors, a closed socket, a timeout, anything but a request to stop), it
+drops its connections, retries with back-off up to
+``WORKER_RETRY_MAX_SECONDS`` for as long as it takes, logging the first
+failure and then once a minute, and fires what fell due meanwhile as soon as
+the database answers again. It beats (a row in ``worker_heartbeats``) at
+least every ``WORKER_HEARTBEAT_SECONDS``; ``python -m service worker
+--check`` reads the beats.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import socket
+import time
+from collections.abc import Callable
 from typing import Any
 
 import aiopg
@@ -30,13 +42,86 @@ from ..notifications import rules
 from ..notifications.actions import store
 from ..realtime.publisher import Publisher
 from ..sqlfiles import Q
+from ..tasks import cancel_all
 from ..zones import local_text
 from . import CHANNEL
 
 log = logging.getLogger("service.worker")
 BATCH = 100
-MAX_IDLE_SECONDS = 60.0
 PRUNE_EVERY_SECONDS = 600.0
+FIRST_RETRY_SECONDS = 0.5
+OUTAGE_LOG_EVERY_SECONDS = 60.0
+# Rows of workers that died without deleting their heartbeat.
+HEARTBEAT_RETENTION_SECONDS = 24 * 3600
+# On SIGTERM the step under way may finish (a batch of reminders); past this
+# it is cancelled (an unreachable database must not hold up the stop).
+STOP_GRACE_SECONDS = 10.0
+# The longest `worker --check` waits for the database.
+CHECK_TIMEOUT_SECONDS = 10.0
+
+
+def describe(exc: BaseException) -> str:
+    """An exception on one line: its type and the first line of its text."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether the exception (or one it was raised from) is the database or
+    the network failing, as opposed to a bug."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, psycopg2.Error | OSError | TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class Outage:
+    """Back-off and its log lines while the database cannot be used."""
+
+    def __init__(self, retry_max_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.retry_max = retry_max_seconds
+        self.clock = clock
+        self.since: float | None = None
+        self.logged_at = 0.0
+        self.failures = 0
+        self.delay = 0.0
+
+    def failed(self, exc: BaseException) -> float:
+        """Note a failure and log it (the first, then once a minute);
+        return how long to wait before the next attempt."""
+        now = self.clock()
+        self.failures += 1
+        if self.since is None:
+            self.since = self.logged_at = now
+            self.delay = min(FIRST_RETRY_SECONDS, self.retry_max)
+            log.error(
+                "database unavailable (%s); retrying with back-off up to %.1fs",
+                describe(exc),
+                self.retry_max,
+                exc_info=None if is_outage(exc) else exc,  # a bug: its traceback
+            )
+            return self.delay
+        self.delay = min(self.delay * 2, self.retry_max)
+        if now - self.logged_at >= OUTAGE_LOG_EVERY_SECONDS:
+            self.logged_at = now
+            log.warning(
+                "database still unavailable for %.0fs (%d attempts; %s)", now - self.since, self.failures, describe(exc)
+            )
+        return self.delay
+
+    def recovered(self) -> None:
+        if self.since is not None:
+            log.info(
+                "database available again after %.0fs (%d failed attempts): firing what fell due",
+                self.clock() - self.since,
+                self.failures,
+            )
+        self.since = None
+        self.failures = 0
 
 
 class Worker:
@@ -45,13 +130,15 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = asyncio.Event()
         self.db: Database | None = None
+        self.publisher: Publisher | None = None
+        self.fired = 0
+        self._beat_at: float | None = None
+        self._pruned_at: float | None = None
 
     async def run(self) -> None:
         settings = self.settings
-        publisher = Publisher(settings.redis_url, settings.redis_channel)
-        publisher.start()
-        pool = await create_pool(settings.database_url, 1, 2, name="dengue-ward-worker")
-        self.db = Database(pool, after_commit=publisher.submit)
+        self.publisher = Publisher(settings.redis_url, settings.redis_channel)
+        self.publisher.start()
         log.info(
             "reminder worker %s started: PostgreSQL %s, Redis %s, lease %.0fs",
             self.worker_id,
@@ -59,52 +146,109 @@ class Worker:
             settings.redacted_redis_url(),
             settings.reminder_lease_seconds,
         )
+        serve = asyncio.create_task(self._serve(), name="reminder-worker")
+        stop = asyncio.create_task(self.stopping.wait(), name="reminder-worker-stop")
         try:
-            await self._serve()
+            await asyncio.wait({serve, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not serve.done():  # asked to stop: the step under way may finish
+                await asyncio.wait({serve}, timeout=STOP_GRACE_SECONDS)
+            if serve.done():
+                serve.result()
         finally:
-            pool.close()
-            await pool.wait_closed()
-            await publisher.close()
-            log.info("reminder worker %s stopped", self.worker_id)
+            await cancel_all([serve, stop])
+            await self._end_heartbeat()
+            await self._close_pool()
+            await self.publisher.close()
+            log.info("reminder worker %s stopped (%d reminder(s) fired)", self.worker_id, self.fired)
 
     async def _serve(self) -> None:
-        delay = 0.5
+        """Connect, run the loop; on any failure drop the connections, wait,
+        and connect again, for as long as it takes."""
+        outage = Outage(self.settings.worker_retry_max_seconds)
         while not self.stopping.is_set():
+            listener: Any = None
             try:
-                async with await aiopg.connect(self.settings.database_url) as listener:
-                    async with listener.cursor() as cur:
-                        await cur.execute(f"LISTEN {CHANNEL}")
-                    delay = 0.5
-                    await self._loop(listener)
-            except (psycopg2.Error, OSError) as exc:
-                log.error("database unavailable (%s); retrying in %.1fs", exc, delay)
+                if self.db is None:
+                    pool = await create_pool(self.settings.database_url, 1, 2, name="dengue-ward-worker")
+                    self.db = Database(pool, after_commit=self.publisher.submit if self.publisher else None)
+                listener = await aiopg.connect(self.settings.database_url, application_name="dengue-ward-worker")
+                async with listener.cursor() as cur:
+                    await cur.execute(f"LISTEN {CHANNEL}")
+                await self.beat()
+                outage.recovered()
+                await self._loop(listener)
+            except Exception as exc:  # anything: the worker must outlive it
+                delay = outage.failed(exc)
+                # After a restart every pooled connection is dead: start afresh.
+                await self._close_pool()
                 await self._sleep(delay, None)
-                delay = min(delay * 2, 10.0)
+            finally:
+                if listener is not None:
+                    with contextlib.suppress(Exception):
+                        await listener.close()
+
+    async def _close_pool(self) -> None:
+        db, self.db = self.db, None
+        if db is None:
+            return
+        db.pool.terminate()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(5):
+                await db.pool.wait_closed()
 
     async def _loop(self, listener: Any) -> None:
-        last_prune = 0.0
         loop = asyncio.get_running_loop()
         while not self.stopping.is_set():
             await self.fire_due()
-            if loop.time() - last_prune > PRUNE_EVERY_SECONDS:
+            if self._pruned_at is None or loop.time() - self._pruned_at > PRUNE_EVERY_SECONDS:
                 await self.prune()
-                last_prune = loop.time()
+                self._pruned_at = loop.time()
+            await self.beat()
             assert self.db is not None
             row = await self.db.fetchone(Q.next_reminder_wait)
-            wait = row["seconds"] if row and row["seconds"] is not None else MAX_IDLE_SECONDS
-            await self._sleep(min(max(wait, 0.0), MAX_IDLE_SECONDS), listener)
+            heartbeat = self.settings.worker_heartbeat_seconds
+            wait = row["seconds"] if row and row["seconds"] is not None else heartbeat
+            await self._sleep(min(max(wait, 0.0), heartbeat), listener)
 
     async def _sleep(self, seconds: float, listener: Any) -> None:
-        """Until the time is up, a NOTIFY arrives, or we are asked to stop."""
-        waits = [asyncio.ensure_future(self.stopping.wait())]
+        """Until the time is up, a NOTIFY arrives, or we are asked to stop.
+        Raises what the listening connection failed with, if it did."""
+        waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(self.stopping.wait())}
+        notified: asyncio.Future[Any] | None = None
         if listener is not None:
-            waits.append(asyncio.ensure_future(listener.notifies.get()))
-        done, pending = await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        if listener is not None:
+            notified = asyncio.ensure_future(listener.notifies.get())
+            waits.add(notified)
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+        if notified is not None and notified.done() and not notified.cancelled():
+            failure = notified.exception()
+            if failure is not None:  # the connection is gone
+                raise failure
             while not listener.notifies.empty():  # one wake-up for a burst of NOTIFYs
                 listener.notifies.get_nowait()
+
+    async def beat(self) -> None:
+        """This worker's heartbeat row: it is alive and reaches the database."""
+        assert self.db is not None
+        await self.db.execute(Q.worker_heartbeat, {"worker": self.worker_id, "fired": self.fired})
+        self._beat_at = asyncio.get_running_loop().time()
+
+    async def _beat_if_due(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if self._beat_at is None or now - self._beat_at >= self.settings.worker_heartbeat_seconds:
+            await self.beat()
+
+    async def _end_heartbeat(self) -> None:
+        """A worker that stops leaves no heartbeat behind (best effort: a
+        database that is away has the row pruned later)."""
+        if self.db is None:
+            return
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(3):
+                await self.db.execute(Q.end_worker_heartbeat, {"worker": self.worker_id})
 
     async def fire_due(self) -> int:
         """Claim and fire due reminders until none is left; return how many fired."""
@@ -124,6 +268,7 @@ class Worker:
             if self.settings.reminder_test_hold_claim_seconds:
                 await asyncio.sleep(self.settings.reminder_test_hold_claim_seconds)
             fired += await self._fire(claimed)
+            await self._beat_if_due()  # a long backlog after an outage
         return fired
 
     async def _fire(self, claimed: list[dict[str, Any]]) -> int:
@@ -165,6 +310,7 @@ class Worker:
             )
         if len(rows) < len(claimed):
             log.info("%d claimed reminder(s) moved or taken over meanwhile; not fired here", len(claimed) - len(rows))
+        self.fired += len(rows)
         return len(rows)
 
     async def prune(self) -> None:
@@ -178,6 +324,7 @@ class Worker:
             )
         await self.prune_sessions()
         await self.db.execute(Q.prune_idempotency_keys, {"retention_seconds": idempotency.RETENTION_SECONDS})
+        await self.db.execute(Q.prune_worker_heartbeats, {"retention_seconds": HEARTBEAT_RETENTION_SECONDS})
 
     async def prune_sessions(self) -> int:
         """Delete sessions past their idle or absolute limit; their sockets
@@ -196,8 +343,6 @@ class Worker:
 
 
 def run_worker(settings: Settings) -> int:
-    import uvloop
-
     async def main() -> None:
         worker = Worker(settings)
         loop = asyncio.get_running_loop()
@@ -205,5 +350,39 @@ def run_worker(settings: Settings) -> int:
             loop.add_signal_handler(sig, worker.stopping.set)
         await worker.run()
 
-    uvloop.run(main())
+    # The default loop, not uvloop: aiopg on uvloop can fail with "unable to
+    # perform operation on <UVPoll closed=True>" after a database outage
+    # (aiopg#909).
+    asyncio.run(main())
     return 0
+
+
+async def check(settings: Settings, any_host: bool = False) -> tuple[bool, str]:
+    """``worker --check``: whether a reminder worker (of this host, or of any
+    host) beat within WORKER_STALE_SECONDS, and the database answers."""
+    host = socket.gethostname()
+    prefix, where = ("", "any host") if any_host else (f"{host}:", f"host {host}")
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            pool = await create_pool(settings.database_url, 1, 1, name="dengue-ward-worker-check")
+            try:
+                row = await Database(pool).fetchone(Q.latest_worker_heartbeat, {"prefix": prefix})
+            finally:
+                pool.close()
+                await pool.wait_closed()
+    except Exception as exc:  # the check reports, it never fails itself
+        return False, f"database unavailable: {describe(exc)}"
+    if row is None:
+        return False, f"no reminder worker on {where} is running (no heartbeat)"
+    age, stale = row["age_seconds"], settings.worker_stale_seconds
+    if age > stale:
+        return False, (
+            f"no reminder worker on {where} beat in the last {stale:.0f}s (the latest, {row['worker']}, {age:.0f}s ago)"
+        )
+    return True, f"ok: reminder worker {row['worker']} beat {age:.0f}s ago, {row['fired']} reminder(s) fired"
+
+
+def run_check(settings: Settings, any_host: bool = False) -> int:
+    ok, reason = asyncio.run(check(settings, any_host))
+    print(reason)
+    return 0 if ok else 1

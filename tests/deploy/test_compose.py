@@ -26,6 +26,10 @@ import pytest
 import yaml
 from psycopg2.extensions import parse_dsn
 
+from service import __main__ as service_main
+from service.config import Settings
+from service.reminders import worker as worker_module
+
 from ..conftest import ADMIN_URL, ROOT
 from ..servers import free_port, wait_until
 from .conftest import Roles
@@ -382,10 +386,51 @@ def test_the_reminder_worker_is_restarted_when_it_exits(name: str) -> None:
     assert services["worker"]["restart"] in ("unless-stopped", "always")
 
 
+@pytest.mark.parametrize("name", ["local.yml", "production.yml"])
+def test_the_reminder_workers_health_is_its_heartbeat(name: str) -> None:
+    worker = load(name)["services"]["worker"]
+    assert worker["command"] == "python -m service worker"
+    healthcheck = worker["healthcheck"]
+    assert healthcheck["test"] == ["CMD", "python", "-m", "service", "worker", "--check"]
+    args = service_main.parser().parse_args(healthcheck["test"][4:])
+    assert args.check and not args.any_host  # this container's worker, not any
+    # it beats at least every WORKER_HEARTBEAT_SECONDS; --check passes for WORKER_STALE_SECONDS
+    defaults = Settings()
+    assert defaults.worker_heartbeat_seconds * 2 <= defaults.worker_stale_seconds
+    assert seconds(healthcheck["timeout"]) >= 10
+    # it stops within its grace period: the step under way gets STOP_GRACE_SECONDS
+    assert seconds(worker["stop_grace_period"]) > worker_module.STOP_GRACE_SECONDS
+
+
+def gunicorn_conf(**env: str) -> Any:
+    """service/gunicorn_conf.py as gunicorn loads it, in a given environment."""
+    spec = importlib.util.spec_from_file_location("gunicorn_conf_under_test", ROOT / "service" / "gunicorn_conf.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return module
+
+
+def test_graceful_timeout_follows_shutdown_timeout() -> None:
+    assert gunicorn_conf().graceful_timeout == 25  # SHUTDOWN_TIMEOUT's default 20, + 5
+    assert gunicorn_conf(SHUTDOWN_TIMEOUT="7.5").graceful_timeout == 13
+    assert gunicorn_conf(SHUTDOWN_TIMEOUT="7.5", GUNICORN_GRACEFUL_TIMEOUT="40").graceful_timeout == 40
+    # a worker drains for SHUTDOWN_TIMEOUT, or less if gunicorn would kill it first
+    assert gunicorn_conf().drain_timeout(20.0) == 20.0
+    assert gunicorn_conf(GUNICORN_GRACEFUL_TIMEOUT="10").drain_timeout(20.0) == 7.0
+
+
 def test_stop_grace_period_exceeds_gunicorn_graceful_timeout(production: dict[str, Any]) -> None:
-    graceful = int(env_file(TEMPLATE / ".service").get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
-    default = re.search(r'"GUNICORN_GRACEFUL_TIMEOUT", "(\d+)"', (ROOT / "service" / "gunicorn_conf.py").read_text())
-    assert default and int(default[1]) == graceful == 20
+    service = env_file(TEMPLATE / ".service")
+    graceful = int(service["GUNICORN_GRACEFUL_TIMEOUT"])
+    assert graceful == gunicorn_conf(SHUTDOWN_TIMEOUT=service["SHUTDOWN_TIMEOUT"]).graceful_timeout == 25
     assert seconds(production["services"]["service"]["stop_grace_period"]) > graceful
     assert seconds(production["services"]["service"]["stop_grace_period"]) == 30
 
