@@ -11,7 +11,7 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-worker_class = "aiohttp.GunicornUVLoopWebWorker"
+worker_class = "aiohttp.GunicornWebWorker"  # asyncio's loop, not uvloop: see service/__main__.py
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))

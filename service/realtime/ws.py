@@ -368,9 +368,12 @@ async def mark_used(db: Database, session: Session, idle_seconds: float) -> None
     now = time.monotonic()
     if now - session.touched < TOUCH_EVERY_SECONDS:
         return
+    try:
+        await db.execute(Q.touch_session, {"id": session.auth_session_id})
+    except ServiceUnavailable:
+        return  # the frame itself is answered 503; the next frame tries again
     session.touched = now
     session.expires_by_idle = now + idle_seconds
-    await db.execute(Q.touch_session, {"id": session.auth_session_id})
 
 
 async def close_all(app: web.Application) -> None:
