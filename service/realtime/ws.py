@@ -368,11 +368,11 @@ async def mark_used(db: Database, session: Session, idle_seconds: float) -> None
     now = time.monotonic()
     if now - session.touched < TOUCH_EVERY_SECONDS:
         return
+    session.touched = now
     try:
         await db.execute(Q.touch_session, {"id": session.auth_session_id})
     except ServiceUnavailable:
-        return  # the frame itself is answered 503; the next frame tries again
-    session.touched = now
+        return  # the database is out: the frame is answered (503) all the same
     session.expires_by_idle = now + idle_seconds
 
 
