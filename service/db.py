@@ -227,6 +227,7 @@ class Database:
         self._recycler: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._flush_again = False
+        self._clear_idle = False
 
     def connection(self) -> _Connection:
         """``async with db.connection() as conn``: a pooled connection, waited
@@ -266,13 +267,15 @@ class Database:
 
     # -- broken connections and idle ones ----------------------------------
 
-    def discard(self, conn: Any) -> None:
-        """Close a connection that failed. The pool's other idle connections
-        most likely went with it (a restart or a crash of the server drops
-        them all), so they are closed too, and every request waiting for a
-        connection is woken: aiopg does not wake them when a closed
-        connection comes back, so they would wait out their timeout."""
+    def discard(self, conn: Any, failed: bool = True) -> None:
+        """Close a connection that will not be pooled again, and wake every
+        request waiting for a connection: aiopg does not wake them when a
+        closed connection comes back, so they would wait out their timeout.
+        When the connection ``failed`` (not merely was cancelled), the pool's
+        idle connections most likely went with it (a restart or a crash of
+        the server drops them all): they are closed too."""
         _close(conn)
+        self._clear_idle = self._clear_idle or failed
         self._flush_again = True
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush(), name="db-pool-flush")
@@ -280,8 +283,10 @@ class Database:
     async def _flush(self) -> None:
         while self._flush_again:
             self._flush_again = False
+            clear, self._clear_idle = self._clear_idle, False
             try:
-                await self.pool.clear()
+                if clear:
+                    await self.pool.clear()
                 async with self.pool._cond:
                     self.pool._cond.notify_all()
             except Exception:
@@ -374,7 +379,10 @@ class _Connection:
             _close(conn)
             broken = True
         if broken:
-            self.db.discard(conn)
+            # a failure was handled where it happened (_Guard); here it is a
+            # connection aiopg closed itself, e.g. a statement cancelled when
+            # the client hung up
+            self.db.discard(conn, failed=False)
 
 
 # The shared transaction of the running task, if any (see Database.transaction).
