@@ -26,7 +26,8 @@ WORST = {
 ANY = {"writer_behind", "setup_overran", "aborted"}
 
 MAIN_SECTIONS = ("rest", "ws", "fanout", "capacity", "reminders", "limits")
-SECTIONS = MAIN_SECTIONS + ("scale", "wards", "logins")
+OWN_SERVER = ("scale", "wards", "logins", "loop")
+SECTIONS = MAIN_SECTIONS + OWN_SERVER
 
 
 def _merge(values: list[Any], key: str) -> Any:
@@ -52,7 +53,7 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """Per section, per scenario, per field: the median over rounds (worst for losses)."""
     out: dict[str, Any] = {}
     for section in SECTIONS:
-        if section in ("scale", "wards", "logins"):  # one run each: the last round's, as it was
+        if section in OWN_SERVER:  # one run each: the last round's, as it was
             last = [r[section] for r in rounds if isinstance(r.get(section), dict)]
             if last:
                 out[section] = last[-1]
@@ -124,7 +125,7 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
 
-    if not any(k in summary for k in ("scale", "wards", "logins")) or any(k in summary for k in MAIN_SECTIONS):
+    if not any(k in summary for k in OWN_SERVER) or any(k in summary for k in MAIN_SECTIONS):
         rest = summary.get("rest") or {}
         for mode, label, goal in (
             ("retrieve", "REST retrieve", 1500),
@@ -520,6 +521,7 @@ def table(summary: dict[str, Any], targets_: list[dict[str, Any]], rounds: int) 
     table_scale(summary.get("scale"), w)
     table_wards(summary.get("wards"), w)
     table_logins(summary.get("logins"), w)
+    table_loop(summary.get("loop"), w)
     if targets_:
         w("Targets (issues 7, 11, 13, 14)")
         for t in targets_:
@@ -664,3 +666,28 @@ def table_logins(lg: dict[str, Any] | None, w: Callable[[str], None]) -> None:
         f"  server RSS {_mib(lg['rss_before_kib'])} MiB before the first login, peak {_mib(lg['rss_peak_kib'])} MiB"
         f" (+{lg['rss_growth_mib']} MiB); logins p50 {_f(lg['login_p50_ms'], 0)} ms p99 {_f(lg['login_p99_ms'], 0)} ms"
     )
+
+
+def table_loop(lp: dict[str, Any] | None, w: Callable[[str], None]) -> None:
+    if not lp:
+        return
+    if "error" in lp:
+        w(f"Loop: {lp['error']}")
+        return
+    w(
+        f"Loop: asyncio against uvloop, the same server, A/B interleaved x {lp['rounds']}"
+        f" (wrk {lp['connections']} connections, {lp['window_s']:g} s windows; fan-out to {lp['fanout']:,} sockets)"
+    )
+    a, b, r = lp["medians"]["asyncio"], lp["medians"]["uvloop"], lp["ratios"]
+    for label, key in (
+        ("list req/s", "list_rps"),
+        ("list p99 ms", "list_p99_ms"),
+        ("retrieve req/s", "retrieve_rps"),
+        ("retrieve p99 ms", "retrieve_p99_ms"),
+        ("create req/s", "create_rps"),
+        ("create p99 ms", "create_p99_ms"),
+        ("fan-out p50 ms", "fanout_p50_ms"),
+        ("fan-out p99 ms", "fanout_p99_ms"),
+    ):
+        w(f"  {label:<16} asyncio {_f(a.get(key), 1):>9}  uvloop {_f(b.get(key), 1):>9}  ratio {_f(r.get(key), 2):>6}")
+    w(f"  errors: asyncio {a['errors']}, uvloop {b['errors']}")

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from . import limits, logins, realtime, report, rest, scale, wards
+from . import limits, logins, loop, realtime, report, rest, scale, wards
 from .clients import Clients, LoadGen
 from .common import RESULTS_DIR, ROOT, CpuSampler, loadavg, neighbours, open_files_limit
 from .profile import Profiler
@@ -28,7 +28,7 @@ from .target import BENCH_DB, Managed, Target, login, seed_patients
 # Scenarios on the shared server (dengue_bench) or a --url target.
 MAIN_SCENARIOS = ("rest", "ws", "fanout", "capacity", "reminders", "limits")
 # Scenarios that start their own server process on their own database.
-OWN_SERVER_SCENARIOS = ("scale", "wards", "logins")
+OWN_SERVER_SCENARIOS = ("scale", "wards", "logins", "loop")
 SCENARIOS = MAIN_SCENARIOS + OWN_SERVER_SCENARIOS
 
 
@@ -115,6 +115,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--logins", type=int, default=40, help="logins: logins at once, in waves")
     p.add_argument("--login-rounds", type=int, default=3, help="logins: A/B rounds")
     p.add_argument("--login-window", type=float, default=5.0, help="logins: seconds of each A and B window")
+    p.add_argument("--loop-rounds", type=int, default=3, help="loop: A/B rounds (asyncio, uvloop)")
+    p.add_argument("--loop-fanout", type=int, default=1000, help="loop: fan-out subscribers")
     p.add_argument("--show", metavar="JSON", help="print the table of an earlier run's JSON file and exit")
     p.add_argument("--output", help="JSON path (default bench/results/<UTC timestamp>.json)")
     return p
@@ -426,6 +428,22 @@ async def main_async(args: argparse.Namespace) -> int:
                         parallel=args.logins,
                         rounds=args.login_rounds,
                         window=args.login_window,
+                    ),
+                )
+            if "loop" in only:
+                res["loop"] = await _scenario(
+                    f"loop (asyncio against uvloop, {args.loop_rounds} A/B rounds)",
+                    loop.run(
+                        args.pg_admin_url,
+                        args.redis_url,
+                        logdir,
+                        extra_env,
+                        cpu,
+                        rounds=args.loop_rounds,
+                        fanout=args.loop_fanout,
+                        client_procs=args.client_procs,
+                        warmup=cfg["warmup"],
+                        duration=cfg["duration"],
                     ),
                 )
             res["ratios"] = report.ratios(res)

@@ -94,6 +94,7 @@ class Managed:
         self.channel = f"dengue-bench-{os.getpid()}:events"
         self._logs = contextlib.ExitStack()  # the processes' log files, closed in close()
         self.starts = 0
+        self.serve = [sys.executable, "-m", "service", "serve"]  # the server's command line
 
     def env(self) -> dict[str, str]:
         return {
@@ -132,7 +133,7 @@ class Managed:
         assert self.server is None
         self.starts += 1
         env = {**self.env(), "HOST": "127.0.0.1", "PORT": str(self.port)}
-        self.server = self._spawn([sys.executable, "-m", "service", "serve"], f"server-{self.starts}", env)
+        self.server = self._spawn(self.serve, f"server-{self.starts}", env)
         deadline = time.monotonic() + 30
         url = f"http://127.0.0.1:{self.port}/healthz"
         while time.monotonic() < deadline:

@@ -22,6 +22,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from .shutdown import serve
 
     settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
+    # asyncio's own event loop, not uvloop: aiopg under uvloop answered
+    # requests during a PostgreSQL restart with "unable to perform operation
+    # on <UVPoll closed=True>" (aio-libs/aiopg#909). README, "PostgreSQL
+    # outages", has what it costs (bench --only loop).
     asyncio.run(serve(create_app(settings), settings))
     return 0
 
@@ -65,17 +69,17 @@ def _read_password(args: argparse.Namespace) -> str:
 async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[None]]) -> None:
     """Run ``work`` with a database whose committed events are published to
     Redis as the server's are (so servers act on them at once)."""
-    from .db import Database, create_pool
+    from .db import open_database
     from .realtime.publisher import Publisher
 
     publisher = Publisher(settings.redis_url, settings.redis_channel)
     publisher.start()
-    pool = await create_pool(settings.database_url, 1, 2)
+    db = await open_database(settings, 1, 2, recycle=False)
+    db.after_commit = publisher.submit
     try:
-        await work(Database(pool, after_commit=publisher.submit))
+        await work(db)
     finally:
-        pool.close()
-        await pool.wait_closed()
+        await db.close()
         await publisher.close()
 
 

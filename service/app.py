@@ -49,17 +49,19 @@ RESOURCES: tuple[Resource, ...] = (
 
 async def database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    pool = await dbmod.create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
+    db = await dbmod.open_database(settings, settings.db_pool_min, settings.db_pool_max)
     log.info(
-        "connected to PostgreSQL at %s (pool %d-%d)",
+        "connected to PostgreSQL at %s (pool %d-%d, acquire timeout %ss, statement timeout %ss, idle close %ss)",
         settings.redacted_database_url(),
         settings.db_pool_min,
         settings.db_pool_max,
+        settings.db_acquire_timeout,
+        settings.db_statement_timeout,
+        settings.db_pool_recycle,
     )
-    app[DB] = dbmod.Database(pool)
+    app[DB] = db
     yield
-    pool.close()
-    await pool.wait_closed()
+    await db.close()
 
 
 async def realtime(app: web.Application) -> AsyncIterator[None]:
@@ -69,6 +71,9 @@ async def realtime(app: web.Application) -> AsyncIterator[None]:
     sockets still get local changes, and both loops reconnect by themselves.
     """
     settings, db = app[SETTINGS], app[DB]
+    # The hub's catch-up reads and session checks have a pool of their own:
+    # a storm of requests cannot hold up live updates, nor they the requests.
+    hub_db = await dbmod.open_database(settings, 1, settings.db_hub_pool_size, name="dengue-ward-hub")
     hub = Hub(
         db,
         settings.redis_url,
@@ -76,6 +81,7 @@ async def realtime(app: web.Application) -> AsyncIterator[None]:
         settings.event_sweep_seconds,
         settings.token_idle_seconds,
         settings.token_max_age_seconds,
+        reader=hub_db,
     )
     publisher = Publisher(settings.redis_url, settings.redis_channel, local=hub.offer)
     await hub.start()
@@ -89,6 +95,7 @@ async def realtime(app: web.Application) -> AsyncIterator[None]:
     await cancel_all([pruner])
     await publisher.close()
     await hub.stop()
+    await hub_db.close()
 
 
 def make_login_guard(settings: Settings, hasher: Hasher | None = None) -> LoginGuard:

@@ -71,6 +71,14 @@ class Settings:
     clinical_timezone: str = "UTC"
     db_pool_min: int = 1
     db_pool_max: int = 10
+    # The most a request waits for a pooled connection, and for one
+    # statement (PostgreSQL's statement_timeout): past them it is a 503.
+    db_acquire_timeout: float = 5.0
+    db_statement_timeout: float = 15.0
+    # Pooled connections idle this long are closed (down to DB_POOL_MIN).
+    db_pool_recycle: float = 10.0
+    # Connections of the hub's own pool (its catch-up reads and session checks).
+    db_hub_pool_size: int = 2
     max_body_bytes: int = MIB
     ws_max_frame_bytes: int = MIB
     ws_heartbeat_seconds: float = 30.0
@@ -167,6 +175,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         clinical_timezone=env.get("CLINICAL_TIMEZONE") or d.clinical_timezone,
         db_pool_min=_int(env, "DB_POOL_MIN", d.db_pool_min),
         db_pool_max=_int(env, "DB_POOL_MAX", d.db_pool_max, minimum=1),
+        db_acquire_timeout=_float(env, "DB_ACQUIRE_TIMEOUT", d.db_acquire_timeout, minimum=0.001),
+        db_statement_timeout=_float(env, "DB_STATEMENT_TIMEOUT", d.db_statement_timeout, minimum=0.001),
+        db_pool_recycle=_float(env, "DB_POOL_RECYCLE", d.db_pool_recycle, minimum=0.001),
+        db_hub_pool_size=_int(env, "DB_HUB_POOL_SIZE", d.db_hub_pool_size, minimum=1),
         ws_heartbeat_seconds=_float(env, "WS_HEARTBEAT_SECONDS", d.ws_heartbeat_seconds),
         ws_send_buffer_bytes=_int(env, "WS_SEND_BUFFER_BYTES", d.ws_send_buffer_bytes, minimum=1024),
         ws_allowed_origins=_list(env, "WS_ALLOWED_ORIGINS"),

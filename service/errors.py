@@ -126,6 +126,15 @@ class ServiceUnavailable(ApiError):
     retry_after = 1
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """PostgreSQL could not be reached or used: no connection became free
+    within DB_ACQUIRE_TIMEOUT, the connection failed or was dropped, or a
+    statement ran past DB_STATEMENT_TIMEOUT. Raised by service/db.py from
+    whatever the driver raised (the ``__cause__``), which the log shows;
+    the client sees 503 with Retry-After and may retry (with its
+    Idempotency-Key, if it was a write)."""
+
+
 class Busy(ServiceUnavailable):
     """A bounded queue is full (password hashing): retry in a moment."""
 
@@ -144,10 +153,14 @@ def as_api_error(exc: Exception, where: str) -> ApiError:
     and the socket alike. Errors actions raise on purpose pass through; the
     rest are logged (with ``where``: the request id, or the frame) and
     answered without a trace."""
+    if isinstance(exc, DatabaseUnavailable):
+        cause = exc.__cause__
+        log.error("database unavailable %s: %s", where, f"{type(cause).__name__}: {cause}" if cause else exc.detail)
+        return exc
     if isinstance(exc, ApiError):
         return exc
-    if isinstance(exc, psycopg2.OperationalError):
+    if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):  # not through service/db.py
         log.error("database unavailable %s: %s", where, exc)
-        return ServiceUnavailable()
+        return DatabaseUnavailable()
     log.error("unexpected error %s", where, exc_info=exc)
     return ServerError()

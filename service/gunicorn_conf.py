@@ -23,7 +23,7 @@ AFTER_DRAIN_SECONDS = 3
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-worker_class = "aiohttp.GunicornUVLoopWebWorker"
+worker_class = "aiohttp.GunicornWebWorker"  # asyncio's loop, not uvloop: see service/__main__.py
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(
     os.environ.get("GUNICORN_GRACEFUL_TIMEOUT") or math.ceil(load_settings().shutdown_timeout) + SHUTDOWN_MARGIN_SECONDS

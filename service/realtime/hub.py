@@ -67,8 +67,14 @@ class Hub:
         sweep_seconds: float,
         idle_seconds: float,
         max_age_seconds: float,
+        reader: Database | None = None,
     ) -> None:
+        # ``db`` (the requests' pool) replays what a connecting socket
+        # missed: that is part of its request. ``reader`` (a small pool of
+        # the hub's own) serves the live path: catch-up reads, re-authorising,
+        # session checks.
         self.db = db
+        self.reader = reader or db
         self.redis_url = redis_url
         self.channel = channel
         self.sweep_seconds = sweep_seconds
@@ -88,7 +94,7 @@ class Hub:
     # -- lifecycle ---------------------------------------------------------
 
     async def start(self) -> None:
-        row = await self.db.fetchone(Q.last_event_id)
+        row = await self.reader.fetchone(Q.last_event_id)
         self.last_id = row["last_id"] if row else 0
         self._tasks = [
             asyncio.create_task(self._deliver_loop(), name="hub-deliver"),
@@ -199,7 +205,7 @@ class Hub:
 
     async def _catch_up(self, upto: int | None) -> None:
         while True:
-            rows = await self.read_events(self.last_id, upto)
+            rows = await self.read_events(self.last_id, upto, db=self.reader)
             for event in rows:
                 if event.id > self.last_id:
                     await self._deliver(event)
@@ -272,7 +278,7 @@ class Hub:
         for sight, action in ((_gained(before, user), events.CREATE), (_gained(user, before), events.DELETE)):
             if sight is None:
                 continue
-            for row in await self.db.fetchall(Q.admitted_patients_in, sight):
+            for row in await self.reader.fetchall(Q.admitted_patients_in, sight):
                 if action == events.CREATE:
                     change = Event.of("patients", action, row, ward=row["ward"])
                 else:
@@ -285,8 +291,10 @@ class Hub:
         for change in changes:
             session.push(change, event_frame(change))
 
-    async def read_events(self, after: int, upto: int | None, limit: int = REPLAY_BATCH) -> list[Event]:
-        rows = await self.db.fetchall(
+    async def read_events(
+        self, after: int, upto: int | None, limit: int = REPLAY_BATCH, db: Database | None = None
+    ) -> list[Event]:
+        rows = await (db or self.db).fetchall(
             Q.events_after, {"after": after, "upto": upto if upto is not None else 2**62, "limit": limit}
         )
         return [
@@ -316,7 +324,7 @@ class Hub:
         if not due:
             return
         ids = sorted({s.auth_session_id for s in due})
-        rows = await self.db.fetchall(
+        rows = await self.reader.fetchall(
             Q.session_states,
             {"ids": ids, "idle_seconds": self.idle_seconds, "max_age_seconds": self.max_age_seconds},
         )

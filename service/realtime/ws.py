@@ -369,8 +369,11 @@ async def mark_used(db: Database, session: Session, idle_seconds: float) -> None
     if now - session.touched < TOUCH_EVERY_SECONDS:
         return
     session.touched = now
+    try:
+        await db.execute(Q.touch_session, {"id": session.auth_session_id})
+    except ServiceUnavailable:
+        return  # the database is out: the frame is answered (503) all the same
     session.expires_by_idle = now + idle_seconds
-    await db.execute(Q.touch_session, {"id": session.auth_session_id})
 
 
 async def close_all(app: web.Application) -> None:

@@ -37,7 +37,8 @@ import psycopg2
 from .. import idempotency
 from ..auth import sessions
 from ..config import Settings
-from ..db import Database, create_pool
+from ..db import Database, open_database
+from ..errors import DatabaseUnavailable
 from ..notifications import rules
 from ..notifications.actions import store
 from ..realtime.publisher import Publisher
@@ -61,7 +62,10 @@ CHECK_TIMEOUT_SECONDS = 10.0
 
 
 def describe(exc: BaseException) -> str:
-    """An exception on one line: its type and the first line of its text."""
+    """An exception on one line: its type and the first line of its text;
+    for the service's DatabaseUnavailable, the driver's error under it."""
+    if isinstance(exc, DatabaseUnavailable) and exc.__cause__ is not None:
+        exc = exc.__cause__
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
@@ -169,8 +173,10 @@ class Worker:
             listener: Any = None
             try:
                 if self.db is None:
-                    pool = await create_pool(self.settings.database_url, 1, 2, name="dengue-ward-worker")
-                    self.db = Database(pool, after_commit=self.publisher.submit if self.publisher else None)
+                    # The settings' acquire and statement timeouts; its two
+                    # connections are busy every loop, so none is recycled.
+                    self.db = await open_database(self.settings, 1, 2, name="dengue-ward-worker", recycle=False)
+                    self.db.after_commit = self.publisher.submit if self.publisher else None
                 listener = await aiopg.connect(self.settings.database_url, application_name="dengue-ward-worker")
                 async with listener.cursor() as cur:
                     await cur.execute(f"LISTEN {CHANNEL}")
@@ -364,12 +370,11 @@ async def check(settings: Settings, any_host: bool = False) -> tuple[bool, str]:
     prefix, where = ("", "any host") if any_host else (f"{host}:", f"host {host}")
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-            pool = await create_pool(settings.database_url, 1, 1, name="dengue-ward-worker-check")
+            db = await open_database(settings, 1, 1, name="dengue-ward-worker-check", recycle=False)
             try:
-                row = await Database(pool).fetchone(Q.latest_worker_heartbeat, {"prefix": prefix})
+                row = await db.fetchone(Q.latest_worker_heartbeat, {"prefix": prefix})
             finally:
-                pool.close()
-                await pool.wait_closed()
+                await db.close()
     except Exception as exc:  # the check reports, it never fails itself
         return False, f"database unavailable: {describe(exc)}"
     if row is None:

@@ -1,0 +1,91 @@
+"""Outage tests: a PostgreSQL cluster of their own under /tmp (tests/pgcluster.py),
+which a test may stop, crash and start again; never the machine's shared one.
+
+One cluster for the directory's tests, with one migrated database; the
+fixtures the suite's other tests use (``database_url``, ``settings``,
+``sql``, ``make_user``, ``client``, ...) point at it here. A test that stops
+the cluster leaves it running again (``pg``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+
+import psycopg2
+import pytest
+
+from service import setup_db
+from service.config import Settings, load_settings
+
+from ..conftest import yoyo
+from ..pgcluster import PgCluster
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[PgCluster]:
+    own = PgCluster()
+    try:
+        own.start()
+        yield own
+    finally:
+        own.destroy()
+
+
+@pytest.fixture(scope="session")
+def database_url(cluster: PgCluster) -> str:
+    url = setup_db.recreate_database(cluster.admin_url, "dengue_outage")
+    result = yoyo("apply", url)
+    assert result.returncode == 0, result.stderr
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    base = load_settings({})
+    return base.with_(
+        database_url=database_url,
+        redis_url=os.environ.get("TEST_REDIS_URL", base.redis_url),
+        redis_channel=f"dengue-outage-test-{os.getpid()}:events",
+        ws_heartbeat_seconds=5.0,
+        event_sweep_seconds=1.0,
+        db_acquire_timeout=1.0,
+        db_statement_timeout=3.0,
+    )
+
+
+def running(cluster: PgCluster) -> bool:
+    try:
+        psycopg2.connect(cluster.admin_url, connect_timeout=2).close()
+        return True
+    except psycopg2.OperationalError:
+        return False
+
+
+@pytest.fixture
+def pg(cluster: PgCluster) -> Iterator[PgCluster]:
+    """The cluster, for a test that stops it: running again afterwards."""
+    yield cluster
+    if not running(cluster):
+        try:
+            cluster.start()
+        except subprocess.CalledProcessError:
+            cluster.stop("immediate")  # a half-finished stop
+            cluster.start()
+
+
+@pytest.fixture(autouse=True)
+def empty_tables(database_url: str) -> None:
+    conn = psycopg2.connect(database_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT string_agg(format('%I', tablename), ', ') FROM pg_tables "
+            "WHERE schemaname = 'public' AND tablename NOT LIKE '%yoyo%' AND tablename <> 'event_horizon'"
+        )
+        (tables,) = cur.fetchone()
+        cur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        cur.execute("UPDATE event_horizon SET pruned_through = 0")
+        cur.execute("INSERT INTO wards (name) VALUES ('Dengue ward')")
+    conn.close()
