@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ..helpers import create_patient, create_report, report_body
+from ..helpers import PATIENT, create_patient, create_report, report_body
 
 UNKNOWN = 987654321
 
@@ -37,3 +37,33 @@ async def test_staff_move_a_report_to_an_unknown_patient(client, admin, patient,
     assert resp.status == 400
     assert await resp.json() == {"patient": [f'Invalid pk "{UNKNOWN}" - object does not exist.']}
     assert sql("SELECT patient FROM reports") == [(patient["id"],)]
+
+
+# --- an Idempotency-Key with a body that orjson cannot write --------------------
+# The request's fingerprint was orjson's text of the body, which refuses
+# integers beyond 64 bits, lone surrogates and nesting deeper than 254 levels:
+# any of them in a body with an Idempotency-Key was a 500, before validation.
+
+ODD_BODIES = {
+    "an integer beyond 64 bits": '{"ward": -9223372036854775809, "first_name": "Cy"}',
+    "a lone surrogate in an unknown key": '{"\\ud800": 1, "first_name": "Cy"}',
+    "a lone surrogate in an unknown value": '{"extra": "\\udfff", "first_name": "Cy"}',
+    "nesting 300 deep": '{"extra": ' + "[" * 300 + "]" * 300 + ', "first_name": "Cy"}',
+}
+
+
+@pytest.mark.parametrize("body", ODD_BODIES.values(), ids=ODD_BODIES.keys())
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+async def test_an_idempotent_write_with_a_body_orjson_refuses(client, admin, patient, method, body) -> None:
+    path = "/api/patients/" if method == "POST" else f"/api/patients/{patient['id']}/"
+    headers = {**admin.headers, "Content-Type": "application/json", "Idempotency-Key": f"odd-{method}"}
+    resp = await client.request(method, path, data=body, headers=headers)
+    assert resp.status in (200, 201, 400), await resp.text()
+    first = (resp.status, await resp.json())
+    # the same request again is the same request: replayed (or, refused, refused again)
+    again = await client.request(method, path, data=body, headers=headers)
+    assert (again.status, await again.json()) == first
+    assert again.headers.get("Idempotent-Replayed") == ("true" if first[0] < 300 else None)
+    # another body with the key is another request
+    other = await client.request(method, path, json={**PATIENT, "last_name": "Other"}, headers=headers)
+    assert other.status == (422 if first[0] < 300 else (201 if method == "POST" else 200))
