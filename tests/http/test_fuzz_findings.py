@@ -118,3 +118,42 @@ async def test_set_password_documents_its_body(client) -> None:
     schema = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rpartition("/")[2]
     assert spec["components"]["schemas"][schema]["required"] == ["password"]
     assert {"400", "413", "415"} <= set(op["responses"])
+
+
+# --- a list in a form body ------------------------------------------------------
+# A form can send a list only by repeating its key; the body kept the last
+# value, so a user's wards could not be set from a form at all ("Expected a
+# list of items but got type "str"."). DRF's ManyRelatedField reads getlist.
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+async def test_a_users_wards_from_a_form(client, admin, make_user, encoding) -> None:
+    west = await (await client.post("/api/wards/", json={"name": "West"}, headers=admin.headers)).json()
+    nurse = make_user("nurse")
+    url = f"/api/users/{nurse.id}/"
+    pairs = [("wards", "1"), ("wards", str(west["id"])), ("first_name", "Ann")]
+    if encoding == "urlencoded":
+        resp = await client.patch(url, data=pairs, headers=admin.headers)
+    else:
+        parts = b"".join(
+            b'--b\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (k.encode(), v.encode())
+            for k, v in pairs
+        )
+        headers = {**admin.headers, "Content-Type": "multipart/form-data; boundary=b"}
+        resp = await client.patch(url, data=parts + b"--b--\r\n", headers=headers)
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["wards"] == [1, west["id"]]
+    one = await client.patch(url, data=[("wards", str(west["id"]))], headers=admin.headers)
+    assert (await one.json())["wards"] == [west["id"]]
+
+
+async def test_repeated_form_keys_are_part_of_the_idempotent_request(client, admin, make_user) -> None:
+    west = await (await client.post("/api/wards/", json={"name": "West"}, headers=admin.headers)).json()
+    nurse = make_user("nurse")
+    url, headers = f"/api/users/{nurse.id}/", {**admin.headers, "Idempotency-Key": "wards-form"}
+    both = await client.patch(url, data=[("wards", "1"), ("wards", str(west["id"]))], headers=headers)
+    assert both.status == 200
+    again = await client.patch(url, data=[("wards", "1"), ("wards", str(west["id"]))], headers=headers)
+    assert (again.status, again.headers.get("Idempotent-Replayed")) == (200, "true")
+    last_only = await client.patch(url, data=[("wards", str(west["id"]))], headers=headers)
+    assert last_only.status == 422
