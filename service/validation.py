@@ -101,8 +101,8 @@ class FormData(dict[str, Any]):
     optional one. JSON's ``""`` is never read that way.
     """
 
-    def __init__(self, pairs: Iterable[tuple[str, Any]] = ()) -> None:
-        pairs = list(pairs)
+    def __init__(self, pairs: Iterable[tuple[str, Any]] = (), **values: Any) -> None:
+        pairs = [*pairs, *values.items()]
         super().__init__(pairs)
         self.lists: dict[str, list[Any]] = {}
         for key, value in pairs:
