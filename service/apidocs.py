@@ -79,6 +79,9 @@ class ActionDoc:
     # Its own replies. 401, 404 and 503 are added, and 403 when the action is
     # in ResourceDocs.restricted.
     replies: tuple[Reply, ...]
+    # The fields of its request body, for an action that reads one (in
+    # Resource.body_actions); 413 and 415 are then added.
+    fields: tuple[Field, ...] = ()
 
 
 @dataclass(frozen=True)

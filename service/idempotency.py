@@ -14,6 +14,7 @@ store nothing: their transaction rolled back, so a retry runs again.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from . import jsonutil
 from .context import Context
 from .errors import ApiError, ValidationError
 from .sqlfiles import Q
+from .validation import FormData
 
 RETENTION_SECONDS = 24 * 3600
 KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as a header carries it
@@ -50,9 +52,24 @@ def check_key(key: Any, field: str = "idempotency_key") -> str:
 
 
 def fingerprint(*parts: Any) -> bytes:
-    """What makes two requests "the same": their parts, keys sorted."""
-    plain = [dict(p) if isinstance(p, Mapping) else p for p in parts]
-    return hashlib.sha256(orjson.dumps(plain, default=str, option=orjson.OPT_SORT_KEYS)).digest()
+    """What makes two requests "the same": their parts, keys sorted. A form's
+    repeated keys (``wards=1&wards=2``) add a part of their own, so forms
+    without them keep the hash they always had."""
+    plain: list[Any] = []
+    for p in parts:
+        plain.append(dict(p) if isinstance(p, Mapping) else p)
+        if isinstance(p, FormData) and any(len(values) > 1 for values in p.lists.values()):
+            plain.append({"repeated form keys": {k: v for k, v in p.lists.items() if len(v) > 1}})
+    try:
+        text = orjson.dumps(plain, default=str, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        # What orjson refuses but a body may hold: an integer beyond 64 bits,
+        # a lone surrogate (JSON's "\ud800"), nesting deeper than 254 levels.
+        # The standard library writes those (the body parsed, so it nests
+        # within its limits); its text cannot equal orjson's text of another
+        # request, since both are exact JSON of their data.
+        text = json.dumps(plain, default=str, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(text).digest()
 
 
 async def run_once(ctx: Context, key: str, request: bytes, call: Callable[[], Awaitable[tuple[int, Any]]]) -> Reply:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, DecimalException, InvalidOperation
 from typing import Any
@@ -91,12 +91,25 @@ def clinical_datetime(name: str, *, required: bool = False, nullable: bool = Fal
 
 
 class FormData(dict[str, Any]):
-    """A body sent as an HTML form (urlencoded or multipart), one value per key.
+    """A body sent as an HTML form (urlencoded or multipart): the last value
+    of each key, as Django's QueryDict gives it, and ``getlist`` for all of
+    them, in order (a list field such as a user's ``wards`` is sent as
+    ``wards=1&wards=2``, which DRF's ManyRelatedField reads with getlist).
 
     ``validate`` reads an empty value in it as DRF reads HTML input: null for
     a nullable field that does not take blank text, not sent at all for an
     optional one. JSON's ``""`` is never read that way.
     """
+
+    def __init__(self, pairs: Iterable[tuple[str, Any]] = (), **values: Any) -> None:
+        pairs = [*pairs, *values.items()]
+        super().__init__(pairs)
+        self.lists: dict[str, list[Any]] = {}
+        for key, value in pairs:
+            self.lists.setdefault(key, []).append(value)
+
+    def getlist(self, key: str) -> list[Any]:
+        return list(self.lists.get(key, ()))
 
 
 class FieldError(Exception):
@@ -142,7 +155,9 @@ def validate(
     errors: dict[str, list[str]] = {}
     for field in fields:
         value = data.get(field.name, _OMITTED)
-        if html and value == "":
+        if isinstance(data, FormData) and field.kind == Kind.FK_LIST and field.name in data:
+            value = data.getlist(field.name)  # every value of the key, as DRF reads a list from a form
+        elif html and value == "":
             value = _html_value(field)
         if value is _OMITTED:
             if field.required and not partial:

@@ -28,6 +28,7 @@ from typing import Any
 from ..apidocs import DATETIME, ID
 from ..auth import actions as auth_actions
 from ..auth import sessions as auth_sessions
+from ..idempotency import KEY_MESSAGE, KEY_RE
 from ..realtime.ws import actions_of
 from ..resources import Resource
 from .schemas import (
@@ -222,7 +223,7 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
                 "operationId": f"{tag}_{'update' if method == 'put' else 'partial_update'}",
                 "summary": f"{summary} a {name}" + suffix,
                 "parameters": [IF_MATCH],
-                "requestBody": body(body_name),
+                "requestBody": body(body_name, required="required" in schemas[body_name]),
                 "responses": responses(
                     with_etag(ok(f"The whole {name}, updated.", schema_ref(name))),
                     "401",
@@ -253,21 +254,30 @@ def resource_paths(resource: Resource, schemas: dict[str, Schema]) -> dict[str, 
     paths: dict[str, Any] = {f"/api/{resource.name}/": collection, f"/api/{resource.name}/{{{lookup}}}/": detail}
     for action in resource.detail_actions:
         adoc = doc.actions[action]
+        if bool(adoc.fields) != (action in resource.body_actions):
+            raise LookupError(
+                f"action {action!r} of {resource.name!r}: its ActionDoc.fields must be given "
+                "exactly when it reads a body (Resource.body_actions)"
+            )
         suffix, forbidden = restricted(action)
         replies = {
             str(r.status): {"description": r.description, "content": {JSON: {"schema": schema_ref(r.schema)}}}
             for r in adoc.replies
         }
-        paths[f"/api/{resource.name}/{{{lookup}}}/{action}/"] = {
-            "parameters": [path_param],
-            "post": {
-                "tags": [tag],
-                "operationId": f"{tag}_{action}",
-                "summary": adoc.summary + suffix,
-                "description": adoc.description,
-                "responses": responses(replies, "401", *forbidden, "404", "503"),
-            },
+        post: Schema = {
+            "tags": [tag],
+            "operationId": f"{tag}_{action}",
+            "summary": adoc.summary + suffix,
+            "description": adoc.description,
         }
+        body_errors: tuple[str, ...] = ()
+        if adoc.fields:
+            request = f"{name}{''.join(w.title() for w in action.split('_'))}Request"
+            schemas[request] = request_schema(adoc.fields, partial=False)
+            post["requestBody"] = body(request, required="required" in schemas[request])
+            body_errors = ("413", "415")
+        post["responses"] = responses(replies, "401", *forbidden, "404", *body_errors, "503")
+        paths[f"/api/{resource.name}/{{{lookup}}}/{action}/"] = {"parameters": [path_param], "post": post}
     standard = {
         "list": collection.get("get"),
         "create": collection.get("post"),
@@ -299,14 +309,24 @@ IDEMPOTENCY_KEY: Schema = {
     "A retry with the same key and request within 24 h gets the first reply again (with "
     "`Idempotent-Replayed: true`) and writes nothing; the same key with another request is 422. Over the "
     'socket: `"idempotency_key"` in the payload.',
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {"type": "string", "pattern": f"^{KEY_RE.pattern}$"},
 }
 
 
 def idempotent(operation: dict[str, Any]) -> None:
-    """A write takes an Idempotency-Key: the parameter and its 422."""
+    """A write takes an Idempotency-Key: the parameter, the 400 of a malformed
+    key (on every write, with or without a body) and the 422 of a reused one."""
     operation["parameters"] = [*operation.get("parameters", []), IDEMPOTENCY_KEY]
-    operation["responses"] = dict(sorted({**operation["responses"], "422": ref("responses", "KeyReused")}.items()))
+    replies = {**operation["responses"], "422": ref("responses", "KeyReused")}
+    bad = replies.get("400")
+    if bad is None:
+        replies["400"] = ref("responses", "BadIdempotencyKey")
+    else:
+        schema = bad["content"][JSON]["schema"]
+        if schema != schema_ref("Error") and schema_ref("Error") not in schema.get("oneOf", ()):
+            bad["content"][JSON]["schema"] = {"oneOf": [schema, schema_ref("Error")]}
+        bad["description"] += f" A malformed Idempotency-Key: `Idempotency-Key: {KEY_MESSAGE}`"
+    operation["responses"] = dict(sorted(replies.items()))
 
 
 IF_MATCH: Schema = {
@@ -493,7 +513,7 @@ def auth_paths(schemas: dict[str, Schema]) -> dict[str, Schema]:
                 **user_update,
                 "operationId": "auth_user_partial_update",
                 "summary": "Partly update the user's details",
-                "requestBody": body("PatchedUserDetailsRequest"),
+                "requestBody": body("PatchedUserDetailsRequest", required=False),
             },
         },
     }
@@ -695,7 +715,8 @@ def build_document(resources: tuple[Resource, ...]) -> dict[str, Any]:
                     "name": "page_size",
                     "in": "query",
                     "required": False,
-                    "description": "Rows of a cursor page: default 100, at most 1,000.",
+                    "description": "Rows of a cursor page: default 100, at most 1,000 (`LIST_MAX_PAGE_SIZE`). As in "
+                    "DRF, a value that is not a positive integer gives the default and a larger one the most.",
                     "schema": {"type": "integer", "minimum": 1},
                 },
                 "offset": {

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..apidocs import DATETIME_PATTERN, Property, ReadOnly
 from ..http.body import FORM_TYPES
+from ..idempotency import KEY_MESSAGE
 from ..validation import INT_MAX, Field, Kind, iso_utc
 
 JSON = "application/json"
@@ -222,6 +223,7 @@ RESPONSES: dict[str, Schema] = {
         "If-Match named another version: `This record was changed by someone else since you loaded it.`"
     ),
     "InvalidCursor": error_response("A `cursor` that this service did not make: `Invalid cursor`."),
+    "BadIdempotencyKey": error_response(f"A malformed Idempotency-Key: `Idempotency-Key: {KEY_MESSAGE}`"),
     "KeyReused": error_response(
         "The Idempotency-Key was used for another request: `This idempotency key was already used for another request.`"
     ),
@@ -281,12 +283,15 @@ def responses(success: dict[str, Schema], *errors: str, bad_request: Schema | No
     return dict(sorted(out.items()))
 
 
-def body(name: str, description: str = "") -> Schema:
-    """A required request body: JSON, or the same fields form-encoded or multipart."""
+def body(name: str, description: str = "", *, required: bool = True) -> Schema:
+    """A request body: JSON, or the same fields form-encoded or multipart.
+    ``required``: whether a request without one is refused (400). A partial
+    body (no required field) may be left out: it then changes nothing, as
+    in DRF, so it is not required."""
     content = {JSON: {"schema": schema_ref(name)}}
     for media in FORM_TYPES:
         content[media] = {"schema": schema_ref(name)}
-    r: Schema = {"required": True, "content": content}
+    r: Schema = {"required": required, "content": content}
     if description:
         r["description"] = description
     return r

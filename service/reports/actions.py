@@ -105,6 +105,13 @@ async def lock_patients(tx: Tx, *ids: int) -> dict[int, int]:
     return {row["id"]: row["ward"] for row in rows}
 
 
+def _sees_patient(ctx: Context, wards: dict[int, int], patient: int) -> bool:
+    """The patient exists (``wards`` has the ward of every patient whose lock
+    was taken) and the user may see it. Staff see every ward, so a missing
+    patient must be caught here, not left to the foreign key (a 500)."""
+    return patient in wards and ctx.require_user().sees(wards[patient])
+
+
 def _unknown_patient(data: Any) -> ValidationError:
     return ValidationError({"patient": [does_not_exist(data.get("patient"))]})
 
@@ -132,7 +139,7 @@ async def create(ctx: Context, data: Any) -> Obj:
     check_consistency(values)
     async with ctx.db.transaction() as tx:
         wards = await lock_patients(tx, values["patient"])
-        if not actor.sees(wards.get(values["patient"])):  # missing, or not the user's to see
+        if not _sees_patient(ctx, wards, values["patient"]):  # missing, or not the user's to see
             raise _unknown_patient(data)
         report = await write(ctx, tx, Q.insert_report, {**values, "actor": actor.id}, wards)
     return serialize(report, ctx)
@@ -154,7 +161,7 @@ async def update(ctx: Context, pk: Any, data: Any, partial: bool) -> Obj:
         check_if_match(ctx, serialize(current, ctx))
         if invalid is not None:
             raise invalid
-        if target and not actor.sees(wards.get(target[0])):
+        if target and not _sees_patient(ctx, wards, target[0]):
             raise _unknown_patient(data)
         values = {**current, **clean}
         check_consistency(values)

@@ -295,6 +295,7 @@ DOCS = ResourceDocs(
             'Body `{"password": "<new>"}`; the password policy applies (400 under `password`). Every session '
             "of the user ends and their sockets close.",
             (Reply(200, "Set."), Reply(400, "The password is missing or breaks the policy.", "UserValidationError")),
+            fields=(PASSWORD,),
         )
     },
 )

@@ -568,6 +568,11 @@ async def test_every_operation_matches_the_document(client, alice, admin, make_u
         if "412" in responses:
             body = {"json": {}} if "requestBody" in op else {}
             await api.call(method, template, 412, url, headers={**S, "If-Match": '"stale"'}, **body)
+        if any(p.get("name") == "Idempotency-Key" for p in op.get("parameters", [])):
+            # a malformed key is 400 on every write, with a body or without
+            body = {"json": {}} if "requestBody" in op else {}
+            refused = await api.call(method, template, 400, url, headers={**S, "Idempotency-Key": "not a key"}, **body)
+            assert refused == {"detail": "Idempotency-Key: An idempotency key is 1 to 255 visible ASCII characters."}
         if "requestBody" in op:
             headers = {**S, "Content-Type": JSON}
             await api.call(method, template, 400, url, headers=headers, data=b'{"first_name": ')
