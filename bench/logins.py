@@ -38,7 +38,7 @@ from service.auth.sessions import key_hash
 from . import rest
 from .clients import LoadGen
 from .common import CpuSampler, RssPeak, peak_rss_kib, reset_peak_rss, rss_kib, summarize_ms
-from .target import Managed, Target, fresh_database
+from .target import Managed, Target, fresh_database, insert_patients
 
 DATABASE = "dengue_bench_logins"
 KIB_PER_MIB = 1024
@@ -63,13 +63,7 @@ def prepare(admin_url: str, users: int) -> tuple[str, str, str, list[int]]:
             )
             (uid,) = cur.fetchone()
             cur.execute("INSERT INTO auth_sessions (key_hash, user_id) VALUES (%s, %s)", (key_hash(reader), uid))
-            cur.execute(
-                "INSERT INTO patients (first_name, last_name, admission_date, ward)"
-                " SELECT 'Bench', 'Seed-' || i, now() - interval '1 day', (SELECT min(id) FROM wards)"
-                " FROM generate_series(1, 100) i RETURNING id"
-            )
-            ids = [r[0] for r in cur.fetchall()]
-            cur.execute("ANALYZE")
+            ids = insert_patients(cur)
     finally:
         conn.close()
     return url, password, reader, ids

@@ -40,7 +40,7 @@ from service.auth.sessions import key_hash
 from . import realtime, rest
 from .clients import Clients, LoadGen
 from .common import CpuSampler
-from .target import Managed, Target, fresh_database
+from .target import Managed, Target, fresh_database, insert_patients
 
 DATABASE = "dengue_bench_loop"
 LOOPS = ("asyncio", "uvloop")
@@ -71,13 +71,7 @@ def prepare(admin_url: str) -> tuple[str, str, list[int]]:
             )
             (uid,) = cur.fetchone()
             cur.execute("INSERT INTO auth_sessions (key_hash, user_id) VALUES (%s, %s)", (key_hash(key), uid))
-            cur.execute(
-                "INSERT INTO patients (first_name, last_name, admission_date, ward)"
-                " SELECT 'Bench', 'Seed-' || i, now() - interval '1 day', (SELECT min(id) FROM wards)"
-                " FROM generate_series(1, 100) i RETURNING id"
-            )
-            ids = [r[0] for r in cur.fetchall()]
-            cur.execute("ANALYZE")
+            ids = insert_patients(cur)
     finally:
         conn.close()
     return url, key, ids

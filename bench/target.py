@@ -253,3 +253,16 @@ async def seed_patients(target: Target, wanted: int = 100) -> list[int]:
     if len(ids) < wanted:
         ids += await create_patients(target, [f"Seed-{i}" for i in range(len(ids), wanted)])
     return ids[:wanted]
+
+
+def insert_patients(cur: Any, count: int = 100) -> list[int]:
+    """``count`` admitted patients in the first ward, in SQL, analysed; their ids."""
+    cur.execute(
+        "INSERT INTO patients (first_name, last_name, admission_date, ward)"
+        " SELECT 'Bench', 'Seed-' || i, now() - interval '1 day', (SELECT min(id) FROM wards)"
+        " FROM generate_series(1, %s) i RETURNING id",
+        (count,),
+    )
+    ids = [r[0] for r in cur.fetchall()]
+    cur.execute("ANALYZE")
+    return ids

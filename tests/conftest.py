@@ -117,6 +117,11 @@ def sql(database_url: str) -> Iterator[Any]:
 
 @pytest.fixture(autouse=True)
 def empty_tables(database_url: str) -> None:
+    empty_database(database_url)
+
+
+def empty_database(database_url: str) -> None:
+    """Every table emptied but the migrations' own, and the one ward."""
     conn = psycopg2.connect(database_url)
     conn.autocommit = True
     with conn.cursor() as cur:

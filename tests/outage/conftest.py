@@ -19,7 +19,7 @@ import pytest
 from service import setup_db
 from service.config import Settings, load_settings
 
-from ..conftest import yoyo
+from ..conftest import empty_database, yoyo
 from ..pgcluster import PgCluster
 
 
@@ -77,15 +77,4 @@ def pg(cluster: PgCluster) -> Iterator[PgCluster]:
 
 @pytest.fixture(autouse=True)
 def empty_tables(database_url: str) -> None:
-    conn = psycopg2.connect(database_url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT string_agg(format('%I', tablename), ', ') FROM pg_tables "
-            "WHERE schemaname = 'public' AND tablename NOT LIKE '%yoyo%' AND tablename <> 'event_horizon'"
-        )
-        (tables,) = cur.fetchone()
-        cur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-        cur.execute("UPDATE event_horizon SET pruned_through = 0")
-        cur.execute("INSERT INTO wards (name) VALUES ('Dengue ward')")
-    conn.close()
+    empty_database(database_url)
