@@ -3,7 +3,7 @@
 A fresh database ``dengue_bench_logins`` (migrated with yoyo) gets
 ``parallel`` users with one argon2 hash of a shared password (written in
 SQL), a reader user with a session, and 100 patients; one server process is
-started on it with the default PASSWORD_HASH_CONCURRENCY (min(cores, 2))
+started on it with the default PASSWORD_HASH_CONCURRENCY (cores - 1, at most 2)
 and PASSWORD_HASH_QUEUE (32).
 
 Then, A/B interleaved for ``rounds`` rounds:
@@ -165,7 +165,7 @@ async def run(
             "rounds": rounds,
             "window_s": window,
             "connections": connections,
-            "hash_concurrency": extra_env.get("PASSWORD_HASH_CONCURRENCY", "default (min(cores, 2))"),
+            "hash_concurrency": extra_env.get("PASSWORD_HASH_CONCURRENCY", "default (cores - 1, at most 2)"),
             "hash_queue": extra_env.get("PASSWORD_HASH_QUEUE", "default (32)"),
             "alone": a,
             "beside": b,

@@ -59,6 +59,21 @@ def _list(env: dict[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+def _cores() -> int:
+    """The cores this process may run on (a container's share, where set by affinity)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_hash_concurrency() -> int:
+    """Password hashes at once: one core is left to serving, and at most 2.
+    On 2 cores two hashing threads took the reads beside a wave of logins to
+    2.9x their time, one to 1.7x (README, Performance, "Logins")."""
+    return max(1, min(_cores() - 1, 2))
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "postgresql://postgres@127.0.0.1:5432/dengue"
@@ -118,7 +133,7 @@ class Settings:
     # Proxies whose X-Forwarded-For is believed (addresses or CIDR blocks).
     trusted_proxies: tuple[str, ...] = ()
     # argon2 hashes at once per process (64 MiB each) and logins waiting.
-    password_hash_concurrency: int = max(1, min(os.cpu_count() or 1, 2))
+    password_hash_concurrency: int = default_hash_concurrency()
     password_hash_queue: int = 32
     reminder_lease_seconds: float = 30.0
     # The reminder worker: the longest wait between attempts to reach the

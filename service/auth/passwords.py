@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import gzip
-import os
 import re
 import threading
 from collections import deque
@@ -40,6 +39,8 @@ from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from ..config import default_hash_concurrency
 
 T = TypeVar("T")
 
@@ -72,10 +73,6 @@ def needs_rehash(stored_hash: str) -> bool:
 # --- hashing, bounded and asynchronous ---------------------------------------
 
 DEFAULT_MAX_WAITING = 32
-
-
-def default_concurrency() -> int:
-    return min(os.cpu_count() or 1, 2)
 
 
 class HashingBusy(Exception):
@@ -240,11 +237,11 @@ _default_lock = threading.Lock()
 def default_hasher() -> Hasher:
     """The Hasher behind ``verify_async`` and ``hash_async``: the one given to
     ``set_default_hasher``, else one made on first use with
-    ``default_concurrency()`` threads and ``DEFAULT_MAX_WAITING``."""
+    ``default_hash_concurrency()`` threads (config) and ``DEFAULT_MAX_WAITING``."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = Hasher(default_concurrency(), DEFAULT_MAX_WAITING)
+            _default = Hasher(default_hash_concurrency(), DEFAULT_MAX_WAITING)
         return _default
 
 
