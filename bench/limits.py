@@ -9,11 +9,11 @@ script:
 * a single-statement query is PREPAREd once per connection and then sent as
   ``EXECUTE dq_<name>(...)``, as service/db.py does (``Query.prepare`` and
   ``Query.execute``); the first transaction of each pgbench client sets what
-  every pooled connection sets (``SET TIME ZONE 'UTC'``,
-  ``plan_cache_mode = force_custom_plan``) and PREPAREs the queries of its
-  script, under ``\\if :prepared = 0`` (pgbench variables last as long as
-  the client);
-* a script query (``commit_with_events``) is sent as its text;
+  every pooled connection sets (``SET TIME ZONE 'UTC'``) and PREPAREs the
+  queries of its script, under ``\\if :prepared = 0`` (pgbench variables
+  last as long as the client);
+* a script query (``commit_with_events``) and a list planned on each call
+  (``list_patients``: ``-- plan: each call``) are sent as their text;
 * every ``%(name)s`` becomes the pgbench variable ``:name``: numbers drawn
   per transaction with ``\\set`` (the patient at random among 100), every
   other value defined with ``-D name=<literal>``, rendered by psycopg2 as the
@@ -167,7 +167,7 @@ def with_preparation(body: str) -> str:
     """The script, preceded by what each connection does once: the settings
     of service.db._on_connect and a PREPARE of every query it EXECUTEs."""
     names = list(dict.fromkeys(PREPARED.findall(body)))
-    setup = ["SET TIME ZONE 'UTC'", "SET plan_cache_mode = force_custom_plan"]
+    setup = ["SET TIME ZONE 'UTC'", "SET jit = off"]
     setup += [cast(str, getattr(Q, name).prepare) for name in names]
     return "\\if :prepared = 0\n" + "\\;\n".join(setup) + ";\n\\set prepared 1\n\\endif\n" + body
 

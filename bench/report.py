@@ -602,7 +602,7 @@ def table_scale(sc: dict[str, Any] | None, w: Callable[[str], None]) -> None:
     if plans:
         w(
             "  list_reports ?patient= in SQL after 10 whole-list executions on one connection: "
-            + ", ".join(f"plan_cache_mode={k}: {_f(v.get('execution_ms'), 2)} ms" for k, v in plans.items())
+            + ", ".join(f"{k}: {_f(v.get('execution_ms'), 2)} ms" for k, v in plans.items())
         )
     d = sc.get("deletes")
     if d:

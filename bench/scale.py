@@ -20,9 +20,10 @@ process on it and measures, in this order:
 5. the whole GET /api/reports/ again until it has run ``loads`` times in
    all (every pooled connection has then executed list_reports hundreds of
    times), and ``?patient=`` again: a generic plan would show here;
-6. the same in SQL: list_reports prepared, executed 10 times as whole-list
-   chunks, then EXPLAIN ANALYZE of a ``?patient=`` execution, with
-   plan_cache_mode = auto and with the service's force_custom_plan;
+6. the same in SQL: list_reports executed 10 times as whole-list chunks,
+   then EXPLAIN ANALYZE of a ``?patient=`` execution, as the service sends
+   it (its text, planned each call) and prepared with PostgreSQL's default
+   plan_cache_mode = auto (what the service avoids);
 7. deleting a report and a patient (48 reports each, made over REST).
 """
 
@@ -39,7 +40,7 @@ import aiohttp
 import psycopg2
 
 from service.lists import Cursor
-from service.sqlfiles import Q
+from service.sqlfiles import Q, as_prepared
 
 from . import board, seed
 from .clients import LoadGen
@@ -216,9 +217,10 @@ async def pages(base: str, nurse: str, staff: str, keys: dict[str, dict[str, str
 
 
 def plans(url: str, patient: int) -> dict[str, Any]:
-    """list_reports prepared as the service prepares it, run 10 times as
-    whole-list chunks, then a ?patient= execution EXPLAINed: with
-    plan_cache_mode = auto (PostgreSQL's default) and force_custom_plan (the service's)."""
+    """list_reports run 10 times as whole-list chunks, then a ?patient=
+    execution EXPLAINed: as the service sends it ("each call": its text,
+    planned with its values) and prepared (plan_cache_mode = auto, which
+    may switch to a generic plan after five runs)."""
     base = {
         "wards": [seed.WARD],
         "patient": None,
@@ -231,27 +233,27 @@ def plans(url: str, patient: int) -> dict[str, Any]:
         "offset": 0,
     }
     out: dict[str, Any] = {}
-    for mode in ("auto", "force_custom_plan"):
+    for mode, query in (("each call", Q.list_reports), ("prepared, auto", as_prepared(Q.list_reports))):
         conn = psycopg2.connect(url)
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
-                cur.execute(f"SET TIME ZONE 'UTC'; SET plan_cache_mode = {mode}")
-                assert Q.list_reports.prepare is not None
-                cur.execute(Q.list_reports.prepare)
+                cur.execute("SET TIME ZONE 'UTC'; SET jit = off")
+                if query.prepare is not None:
+                    cur.execute(query.prepare)
                 params = dict(base)
                 for _ in range(10):
-                    cur.execute(Q.list_reports.execute, params)
+                    cur.execute(query.execute, params)
                     rows = cur.fetchall()
                     names = [d[0] for d in cur.description]
                     last = dict(zip(names, rows[-1], strict=True))
                     params = {**params, "after_key": last["time"], "after_id": last["id"]}
                 one = {**base, "patient": patient}
                 t0 = time.perf_counter()
-                cur.execute(Q.list_reports.execute, one)
+                cur.execute(query.execute, one)
                 cur.fetchall()
                 took = (time.perf_counter() - t0) * 1000
-                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + Q.list_reports.execute, one)
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + query.execute, one)
                 plan = [r[0] for r in cur.fetchall()]
         finally:
             conn.close()

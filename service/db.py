@@ -49,21 +49,15 @@ NO_CONNECTION = "No database connection became free in time. Try again shortly."
 
 
 def _session_setup(statement_timeout: float) -> Callable[[aiopg.Connection], Awaitable[None]]:
-    # Every execution of a prepared query is planned with its own values:
-    # the lists' optional filters ("x IS NULL OR col = x") then drop out
-    # and each call uses the index its filters allow. A generic plan,
-    # which PostgreSQL would switch to after five runs, cannot: it walked
-    # the whole time index for ?patient= (4.5 ms -> 179 ms at 500k rows).
+    # (Lists with optional filters are planned with their values on every
+    # call because they are not prepared: "-- plan: each call", sqlfiles.)
     # JIT off: on the big archive's list plans, whose estimated cost passes
     # jit_above_cost, compiling added ~270 ms to queries that run in
     # milliseconds without it; nothing here runs long enough to gain.
     # statement_timeout bounds every statement (DB_STATEMENT_TIMEOUT): set
     # with SET rather than in the DSN's options, which would override any
     # PGOPTIONS the operator set.
-    setup = (
-        "SET TIME ZONE 'UTC'; SET plan_cache_mode = force_custom_plan; SET jit = off; "
-        f"SET statement_timeout = {max(1, round(statement_timeout * 1000))}"
-    )
+    setup = f"SET TIME ZONE 'UTC'; SET jit = off; SET statement_timeout = {max(1, round(statement_timeout * 1000))}"
 
     async def on_connect(conn: aiopg.Connection) -> None:
         async with conn.cursor() as cur:

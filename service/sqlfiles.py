@@ -6,6 +6,14 @@ query text: one statement, which each connection prepares once. A name
 ending in ``#`` (``-- name: some_script#``, aiosql's mark) says the text is
 a script of several statements, run as it is and never prepared; a query
 without the mark that holds several statements is refused at load time.
+A query whose text has the line ``-- plan: each call`` is not prepared
+either: a list with optional filters (``%(x)s IS NULL OR col = %(x)s``)
+must be planned with its values, so that a filter not given drops out and
+one given uses its index. A prepared statement may switch to one generic
+plan for all values after five runs, which walked a whole time index for
+``?patient=`` (4.5 ms -> 179 ms at 500k reports); planning every prepared
+query on every call instead (plan_cache_mode = force_custom_plan) cost
+every request its planning, a third of the create's PostgreSQL time.
 Parameters use psycopg2's ``%(name)s`` style, so every value is sent as a
 parameter and never formatted into the text.
 """
@@ -21,6 +29,7 @@ _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)(#?)\s*$", re.MULTILINE)
 
 _PARAM = re.compile(r"%\((\w+)\)s")
 _COMMENT = re.compile(r"--[^\n]*")  # our SQL has no '--' inside string literals
+_EACH_CALL = re.compile(r"^--\s*plan:\s*each call\b", re.MULTILINE)
 
 
 class Query(str):
@@ -30,18 +39,24 @@ class Query(str):
     name: str
     prepare: str | None  # PREPARE dq_<name> AS <text with $1..$n>
     execute: str  # EXECUTE dq_<name>(%(a)s, ...), or the text itself
+    params: tuple[str, ...]  # its parameters, in order of first use
+    each_call: bool  # "-- plan: each call": planned with its values every time
 
     def __new__(cls, name: str, text: str, script: bool = False) -> Query:
         query = super().__new__(cls, text)
         query.name = name
-        if script:
-            query.prepare, query.execute = None, text
-            return query
+        query.each_call = bool(_EACH_CALL.search(text))
         code = _COMMENT.sub("", text)  # a ';' in a comment does not end a statement
         order: list[str] = []
         for param in _PARAM.findall(code):
             if param not in order:
                 order.append(param)
+        query.params = tuple(order)
+        if script or query.each_call:
+            query.prepare, query.execute = None, text
+            if not script and ";" in code.rstrip().rstrip(";"):
+                raise ValueError(f"query {name!r} holds several statements")
+            return query
         body = _PARAM.sub(lambda m: f"${order.index(m.group(1)) + 1}", code).replace("%%", "%")
         if ";" in body.rstrip().rstrip(";"):
             raise ValueError(f"query {name!r} holds several statements: name it {name + '#'!r} to run it as a script")
@@ -49,6 +64,12 @@ class Query(str):
         query.prepare = f"PREPARE dq_{name} AS {body.strip().rstrip(';').rstrip()}"
         query.execute = f"EXECUTE dq_{name}({args})" if order else f"EXECUTE dq_{name}"
         return query
+
+
+def as_prepared(query: Query) -> Query:
+    """The query as it would be if it were prepared (its "plan: each call"
+    dropped): what the tests and the bench show the generic-plan trap with."""
+    return Query(query.name, _EACH_CALL.sub("--", query))
 
 
 class Queries:

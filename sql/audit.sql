@@ -7,6 +7,7 @@ VALUES (%(actor)s, %(action)s, %(target_type)s, %(target_id)s, %(before)s::jsonb
 RETURNING id, at, actor, action, target_type, target_id, before, after;
 
 -- name: list_audit
+-- plan: each call (optional filters; see sqlfiles)
 -- Newest first; ?user= names an entry's actor or the user it is about.
 SELECT id, at, actor, action, target_type, target_id, before, after
   FROM audit_log
@@ -18,6 +19,7 @@ SELECT id, at, actor, action, target_type, target_id, before, after
  LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_audit_back
+-- plan: each call (optional filters; see sqlfiles)
 SELECT id, at, actor, action, target_type, target_id, before, after
   FROM audit_log
  WHERE (%(user)s::bigint IS NULL
@@ -28,6 +30,7 @@ SELECT id, at, actor, action, target_type, target_id, before, after
  LIMIT %(limit)s;
 
 -- name: count_audit
+-- plan: each call (optional filters; see sqlfiles)
 SELECT count(*) AS count
   FROM (SELECT 1 FROM audit_log
          WHERE (%(user)s::bigint IS NULL

@@ -6,6 +6,7 @@
 -- changed), read in the same statement (one snapshot) as the row.
 
 -- name: list_history
+-- plan: each call (optional filters; see sqlfiles)
 -- The page first, then the log entries of just its rows: one index scan of
 -- report_history_reasons_history_idx for the page's ids, whatever the page's
 -- size or offset. Every filter is optional (NULL), as in list_reports; the
@@ -36,6 +37,7 @@ SELECT page.*, coalesce(logs.log, '[]') AS history_change_reason_log
  ORDER BY page.history_date DESC, page.history_id DESC;
 
 -- name: list_history_back
+-- plan: each call (optional filters; see sqlfiles)
 WITH page AS (
     SELECT *
       FROM report_history
@@ -61,6 +63,7 @@ SELECT page.*, coalesce(logs.log, '[]') AS history_change_reason_log
  ORDER BY page.history_date ASC, page.history_id ASC;
 
 -- name: count_history
+-- plan: each call (optional filters; see sqlfiles)
 -- Bounded, as count_patients. A deleted patient's history stays with their ward.
 SELECT count(*) AS count
   FROM (SELECT 1

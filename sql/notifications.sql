@@ -1,6 +1,7 @@
 -- Notifications: what a report raised, and observation-due reminders.
 
 -- name: list_notifications
+-- plan: each call (optional filters; see sqlfiles)
 -- Newest first; every filter optional (NULL), as in list_reports. The
 -- acknowledged filter is spelled so that, its value known, it is exactly
 -- the predicate of notifications_ward_open_idx (the board's open ones of a
@@ -21,6 +22,7 @@ SELECT id, type, severity, patient, report, message, created_at, acknowledged_at
  LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_notifications_back
+-- plan: each call (optional filters; see sqlfiles)
 SELECT id, type, severity, patient, report, message, created_at, acknowledged_at, acknowledged_by, acknowledged_reason
   FROM notifications n
  WHERE (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
@@ -36,6 +38,7 @@ SELECT id, type, severity, patient, report, message, created_at, acknowledged_at
  LIMIT %(limit)s;
 
 -- name: count_notifications
+-- plan: each call (optional filters; see sqlfiles)
 -- Bounded, as count_patients.
 SELECT count(*) AS count
   FROM (SELECT 1 FROM notifications n

@@ -1,12 +1,12 @@
 -- Patients. Lists: newest admission first.
 
 -- name: list_patients
+-- plan: each call (optional filters; see sqlfiles)
 -- Newest admission first. Every filter is optional (NULL: not applied):
 -- the caller's wards (NULL for staff), admitted or not, a name fragment
 -- (an ILIKE pattern), and the keyset of the row a page continues after.
--- Each call is planned with its own values (plan_cache_mode =
--- force_custom_plan, db.py), so NULL filters drop out and each shape uses
--- its index (patients_ward_idx, patients_admitted_idx, the trigram index).
+-- Each call is planned with its own values (not prepared: "plan: each
+-- call"), so NULL filters drop out and each shape uses its index (patients_ward_idx, patients_admitted_idx, the trigram index).
 SELECT id, first_name, last_name, admission_date, dismissal_date, ward, created_at, updated_at
   FROM patients
  WHERE (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
@@ -19,6 +19,7 @@ SELECT id, first_name, last_name, admission_date, dismissal_date, ward, created_
  LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_patients_back
+-- plan: each call (optional filters; see sqlfiles)
 -- The page before a row (a cursor's "previous"): oldest first from there.
 SELECT id, first_name, last_name, admission_date, dismissal_date, ward, created_at, updated_at
   FROM patients
@@ -31,6 +32,7 @@ SELECT id, first_name, last_name, admission_date, dismissal_date, ward, created_
  LIMIT %(limit)s;
 
 -- name: count_patients
+-- plan: each call (optional filters; see sqlfiles)
 -- Bounded: an exact count of millions of rows would cost a scan of them.
 SELECT count(*) AS count
   FROM (SELECT 1
@@ -121,6 +123,7 @@ SELECT ward FROM deleted_patients WHERE id = %(id)s
 LIMIT 1;
 
 -- name: admitted_patients_in
+-- plan: each call (optional filters; see sqlfiles)
 -- Admitted patients of some wards (NULL: every ward), but not of others:
 -- what a screen gains or loses when its user's wards or rights change.
 SELECT id, first_name, last_name, admission_date, dismissal_date, ward, created_at, updated_at

@@ -5,6 +5,7 @@
 -- (before it, for a delete).
 
 -- name: list_reports
+-- plan: each call (optional filters; see sqlfiles)
 -- Newest observation first; every filter optional (NULL): the caller's
 -- wards (NULL for staff), a ward, a patient, a time window, and the keyset
 -- of the row a page continues after. A row's ward is its patient's
@@ -23,6 +24,7 @@ SELECT *
  LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_reports_back
+-- plan: each call (optional filters; see sqlfiles)
 SELECT *
   FROM reports
  WHERE (%(wards)s::bigint[] IS NULL OR ward = ANY(%(wards)s::bigint[]))
@@ -35,6 +37,7 @@ SELECT *
  LIMIT %(limit)s;
 
 -- name: count_reports
+-- plan: each call (optional filters; see sqlfiles)
 -- Bounded, as count_patients.
 SELECT count(*) AS count
   FROM (SELECT 1 FROM reports

@@ -108,6 +108,7 @@ DELETE FROM auth_sessions
 RETURNING id, user_id;
 
 -- name: list_users
+-- plan: each call (optional filters; see sqlfiles)
 -- Staff's list: newest first (see service/lists.py).
 SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.is_active, u.is_staff, u.is_superuser, ARRAY(SELECT uw.ward FROM user_wards uw WHERE uw.user_id = u.id ORDER BY uw.ward) AS wards, u.last_login, u.date_joined
   FROM users u
@@ -117,6 +118,7 @@ SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.is_active, u.is_s
  LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_users_back
+-- plan: each call (optional filters; see sqlfiles)
 SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.is_active, u.is_staff, u.is_superuser, ARRAY(SELECT uw.ward FROM user_wards uw WHERE uw.user_id = u.id ORDER BY uw.ward) AS wards, u.last_login, u.date_joined
   FROM users u
  WHERE (u.date_joined, u.id) > (%(before_key)s::timestamptz, %(before_id)s::bigint)
@@ -124,6 +126,7 @@ SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.is_active, u.is_s
  LIMIT %(limit)s;
 
 -- name: count_users
+-- plan: each call (optional filters; see sqlfiles)
 SELECT count(*) AS count FROM (SELECT 1 FROM users LIMIT %(bound)s) AS bounded;
 
 -- name: get_user

@@ -1,6 +1,7 @@
 -- Wards, and who belongs to them (migration 0009).
 
 -- name: list_wards
+-- plan: each call (optional filters; see sqlfiles)
 -- Newest first, as every list (see service/lists.py); a page continues after a row.
 SELECT id, name, created_at, updated_at
   FROM wards
@@ -9,6 +10,7 @@ SELECT id, name, created_at, updated_at
  LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_wards_back
+-- plan: each call (optional filters; see sqlfiles)
 SELECT id, name, created_at, updated_at
   FROM wards
  WHERE (created_at, id) > (%(before_key)s::timestamptz, %(before_id)s::bigint)
@@ -16,6 +18,7 @@ SELECT id, name, created_at, updated_at
  LIMIT %(limit)s;
 
 -- name: count_wards
+-- plan: each call (optional filters; see sqlfiles)
 SELECT count(*) AS count FROM (SELECT 1 FROM wards LIMIT %(bound)s) AS bounded;
 
 -- name: get_ward

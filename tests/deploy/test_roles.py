@@ -117,6 +117,10 @@ def test_the_app_role_can_run_every_named_query(roles: Roles, order: str, opened
     checked = []
     for name in Q.names():
         query = getattr(Q, name)
+        if query.each_call:  # not prepared: explained with every parameter NULL
+            run(app, "EXPLAIN " + query, dict.fromkeys(query.params))
+            checked.append(name)
+            continue
         if query.prepare is None:
             continue
         run(app, query.prepare)

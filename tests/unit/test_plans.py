@@ -1,13 +1,14 @@
 """Plans that do not degrade (issue 13, point 5).
 
 Each list query has optional filters (``%(x)s IS NULL OR col = %(x)s``).
-Planned with its values (a custom plan) a NULL filter drops out and a given
-one uses its index; a generic plan, which PostgreSQL may switch a prepared
-statement to after five runs, cannot. db.py sets plan_cache_mode =
-force_custom_plan on every connection: here each list query is prepared as
-the service prepares it (``Q.<name>.prepare`` / ``.execute``), run ten
-times on one connection, with and without its filter, against a few
-thousand analysed rows, and then explained with its filter.
+Planned with its values a NULL filter drops out and a given one uses its
+index; a generic plan, which PostgreSQL may switch a prepared statement to
+after five runs, cannot. So the lists are not prepared ("-- plan: each
+call", service/sqlfiles.py): each call sends its text with its values, as
+psycopg2 binds them, and is planned for them. Here each list query is run
+ten times on one connection, with and without its filter, against a few
+thousand analysed rows, and then explained with its filter; and the same
+query, prepared, is shown to lose its filter's index under a generic plan.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import psycopg2
 import pytest
 
 from service.db import Database, create_pool
-from service.sqlfiles import Q
+from service.sqlfiles import Q, Query, as_prepared
 
 from ..seed import T0, seed_audit, seed_history, seed_notifications, seed_reports
 
@@ -219,32 +220,41 @@ def conn(database_url: str) -> Iterator[Any]:
     connection.close()
 
 
-def run_ten_times_then_explain(cur: Any, name: str, filtered: dict[str, Any], unfiltered: dict[str, Any]) -> str:
-    query = getattr(Q, name)
-    cur.execute(f"DEALLOCATE ALL; {query.prepare}")
-    for n in range(10):  # as the lists are used: with the filter and without it
+def prepared_form(name: str) -> Query:
+    return as_prepared(getattr(Q, name))
+
+
+def run_ten_times_then_explain(cur: Any, query: Query, filtered: dict[str, Any], unfiltered: dict[str, Any]) -> str:
+    """Run a query ten times (with and without its filter, as lists are
+    used), then EXPLAIN it with the filter: prepared first if it is."""
+    cur.execute("DEALLOCATE ALL")
+    if query.prepare is not None:
+        cur.execute(query.prepare)
+    for n in range(10):
         cur.execute(query.execute, filtered if n % 2 else unfiltered)
         cur.fetchall()
     cur.execute("EXPLAIN " + query.execute, filtered)
     return "\n".join(row[0] for row in cur.fetchall())
 
 
-def test_each_list_query_keeps_its_filters_index_with_force_custom_plan(conn, analysed) -> None:
+def test_each_list_query_keeps_its_filters_index(conn, analysed) -> None:
     with conn.cursor() as cur:
-        cur.execute("SET TIME ZONE 'UTC'; SET plan_cache_mode = force_custom_plan")  # as db.py's _on_connect
+        cur.execute("SET TIME ZONE 'UTC'")  # as db.py's session setup
         for name, filtered, unfiltered, index in cases(analysed):
-            plan = run_ten_times_then_explain(cur, name, filtered, unfiltered)
+            assert getattr(Q, name).each_call, name
+            plan = run_ten_times_then_explain(cur, getattr(Q, name), filtered, unfiltered)
             assert f" on {index} " in plan or f"using {index} " in plan, f"{name} {filtered}:\n{plan}"
 
 
 def test_the_generic_plan_cannot_use_the_filters_index(conn, analysed) -> None:
-    """What force_custom_plan prevents: the one plan for every value of the
-    parameters (which PostgreSQL may switch to after five runs) keeps
-    "$n IS NULL OR ..." as a filter, so no filter's index serves it."""
+    """Why the lists are not prepared: the one plan for every value of the
+    parameters (which PostgreSQL may switch a prepared statement to after
+    five runs) keeps "$n IS NULL OR ..." as a filter, so no filter's index
+    serves it."""
     with conn.cursor() as cur:
         cur.execute("SET TIME ZONE 'UTC'; SET plan_cache_mode = force_generic_plan")
         for name, filtered, unfiltered, index in cases(analysed):
-            plan = run_ten_times_then_explain(cur, name, filtered, unfiltered)
+            plan = run_ten_times_then_explain(cur, prepared_form(name), filtered, unfiltered)
             assert index not in plan, f"{name} {filtered}:\n{plan}"
             assert "IS NULL" in plan  # the optional filters stayed in the plan
 
@@ -256,24 +266,21 @@ def test_search_can_use_the_trigram_index_only_in_a_custom_plan(conn, analysed) 
     filtered = page(admitted=None, search="%first1234%")
     with conn.cursor() as cur:
         cur.execute("SET TIME ZONE 'UTC'; SET enable_seqscan = off; SET enable_indexscan = off")
-        cur.execute("SET plan_cache_mode = force_custom_plan")
-        plan = run_ten_times_then_explain(cur, "list_patients", filtered, page(**NO_PATIENT_FILTERS))
+        plan = run_ten_times_then_explain(cur, Q.list_patients, filtered, page(**NO_PATIENT_FILTERS))
         assert "Bitmap Index Scan on patients_name_trgm_idx" in plan, plan
         cur.execute("SET plan_cache_mode = force_generic_plan")
-        plan = run_ten_times_then_explain(cur, "list_patients", filtered, page(**NO_PATIENT_FILTERS))
+        plan = run_ten_times_then_explain(cur, prepared_form("list_patients"), filtered, page(**NO_PATIENT_FILTERS))
         assert "patients_name_trgm_idx" not in plan, plan
 
 
 async def test_the_services_own_connections_plan_each_call(settings, analysed) -> None:
     """The same through db.py: a pool of one connection (so every call runs
-    on it) set up by _on_connect, the queries prepared and run by
-    Database.fetchall, then explained on that connection."""
+    on it), the queries run by Database.fetchall, then explained on that
+    connection; the lists are never prepared there, other queries are."""
     pool = await create_pool(settings.database_url, minsize=1, maxsize=1)
     try:
         db = Database(pool)
-        async with pool.acquire() as connection, connection.cursor() as cur:
-            await cur.execute("SHOW plan_cache_mode")
-            assert await cur.fetchone() == ("force_custom_plan",)
+        await db.fetchone(Q.get_patient, {"id": PATIENT, "wards": None})
         for name, filtered, unfiltered, index in cases(analysed):
             query = getattr(Q, name)
             for n in range(10):
@@ -282,6 +289,9 @@ async def test_the_services_own_connections_plan_each_call(settings, analysed) -
                 await cur.execute("EXPLAIN " + query.execute, filtered)
                 plan = "\n".join(row[0] for row in await cur.fetchall())
             assert f" on {index} " in plan or f"using {index} " in plan, f"{name} {filtered}:\n{plan}"
+        async with pool.acquire() as connection, connection.cursor() as cur:
+            await cur.execute("SELECT name FROM pg_prepared_statements")
+            assert {row[0] for row in await cur.fetchall()} == {"dq_get_patient"}
     finally:
         pool.close()
         await pool.wait_closed()
@@ -337,9 +347,9 @@ def test_a_page_at_any_depth_reads_the_lists_order_index_not_a_sort(conn, sql, a
     )
     params = {k: v for k, v in page(**filters).items() if name != "list_audit" or k != "wards"}
     with conn.cursor() as cur:
-        cur.execute("SET TIME ZONE 'UTC'; SET plan_cache_mode = force_custom_plan")
+        cur.execute("SET TIME ZONE 'UTC'")
         for at in ({}, {"after_key": middle_key, "after_id": middle_id}):
-            plan = run_ten_times_then_explain(cur, name, {**params, **at}, {**params, **at})
+            plan = run_ten_times_then_explain(cur, getattr(Q, name), {**params, **at}, {**params, **at})
             sorted_rows = [int(m) for m in re.findall(r"Sort  \(cost=\S+ rows=(\d+)", plan)]
             assert all(rows <= 101 for rows in sorted_rows), f"{name} {at}: sorts more than a page\n{plan}"
             assert f"Seq Scan on {table}" not in plan, f"{name} {at}:\n{plan}"

@@ -18,6 +18,8 @@ def test_every_single_statement_query_prepares(sql, name: str) -> None:
     query = getattr(Q, name)
     if query.prepare is None:
         assert query.execute == query  # run as it is
+        if query.each_call:  # one statement, planned with its values: explain it with all of them NULL
+            sql("EXPLAIN " + query, dict.fromkeys(query.params))
         return
     sql(query.prepare)
     try:
@@ -33,9 +35,21 @@ def test_parameters_are_numbered_in_first_use_order() -> None:
     assert query.execute == "EXECUTE dq_demo(%(b)s, %(a)s)"
 
 
-def test_only_queries_marked_as_scripts_go_unprepared() -> None:
-    assert [name for name in NAMES if getattr(Q, name).prepare is None] == ["commit_with_events"]
+def test_only_scripts_and_lists_planned_each_call_go_unprepared() -> None:
+    unprepared = [name for name in NAMES if getattr(Q, name).prepare is None]
+    scripts = [name for name in unprepared if not getattr(Q, name).each_call]
+    assert scripts == ["commit_with_events"]
     assert "-- name: commit_with_events#" in (SQL_DIR / "events.sql").read_text()
+    # every list with optional filters is planned with its values; nothing else is
+    each_call = {name for name in unprepared if getattr(Q, name).each_call}
+    lists = {name for name in NAMES if name.startswith(("list_", "count_")) and name != "list_sessions"}
+    assert each_call == lists | {"admitted_patients_in"}
+
+
+def test_a_query_planned_each_call_is_sent_as_its_text() -> None:
+    (query,) = parse("-- name: some_list\n-- plan: each call\nSELECT %(a)s::int WHERE %(b)s IS NULL\n").values()
+    assert query.each_call and query.prepare is None and query.execute == query
+    assert query.params == ("a", "b")
 
 
 def test_comments_neither_split_statements_nor_add_parameters() -> None:
