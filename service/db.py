@@ -26,6 +26,7 @@ from typing import Any
 import aiopg
 import psycopg2
 import psycopg2.extensions
+from psycopg2.extensions import AsIs
 
 from .config import Settings
 from .errors import DatabaseUnavailable
@@ -197,7 +198,17 @@ async def prepared(cur: Any, sql: str) -> str:
 
 
 async def run(cur: Any, sql: str, params: Params, prefix: str = "") -> None:
+    if isinstance(sql, Query) and sql.each_call and params:
+        params = _as_literals(params)
     await cur.execute(prefix + await prepared(cur, sql), params)
+
+
+def _as_literals(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters of a query sent as its text (psycopg2 writes the values
+    into it): a negative integer goes in parentheses, since PostgreSQL reads
+    "-9223372036854775808::bigint" as -(9223372036854775808::bigint), out of
+    range, where a prepared statement's parameter was the number itself."""
+    return {k: AsIs(f"({v})") if type(v) is int and v < 0 else v for k, v in params.items()}
 
 
 def rows_of(cur: Any, rows: Iterable[Sequence[Any]]) -> list[Row]:

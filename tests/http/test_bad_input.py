@@ -552,6 +552,8 @@ BAD_CHOICE = {"patient": ["Select a valid choice. That choice is not one of the 
         ("patient=" + "9" * 5000, 400, BAD_CHOICE),
         ("patient=1&patient=abc", 400, BAD_CHOICE),  # Django's QueryDict: the last value counts
         ("patient=abc&patient=1", 200, []),
+        ("patient=-9223372036854775808", 200, []),  # the smallest bigint: no such patient (Schemathesis)
+        ("patient=-9223372036854775808&limit=1", 200, EMPTY_PAGE),
         ("limit=abc&limit=1&offset=5&offset=0", 200, EMPTY_PAGE),
     ],
 )
