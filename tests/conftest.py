@@ -85,11 +85,16 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
+    return session_settings(database_url, "test")
+
+
+def session_settings(database_url: str, purpose: str) -> Settings:
+    """Settings of a test session: its database, a Redis channel of its own."""
     base = load_settings({})
     return base.with_(
         database_url=database_url,
         redis_url=os.environ.get("TEST_REDIS_URL", base.redis_url),
-        redis_channel=f"dengue-test-{os.getpid()}:events",
+        redis_channel=f"dengue-{purpose}-{os.getpid()}:events",
         ws_heartbeat_seconds=5.0,
         event_sweep_seconds=1.0,
     )

@@ -9,7 +9,6 @@ the cluster leaves it running again (``pg``).
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 
@@ -17,9 +16,9 @@ import psycopg2
 import pytest
 
 from service import setup_db
-from service.config import Settings, load_settings
+from service.config import Settings
 
-from ..conftest import empty_database, yoyo
+from ..conftest import empty_database, session_settings, yoyo
 from ..pgcluster import PgCluster
 
 
@@ -43,16 +42,7 @@ def database_url(cluster: PgCluster) -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    base = load_settings({})
-    return base.with_(
-        database_url=database_url,
-        redis_url=os.environ.get("TEST_REDIS_URL", base.redis_url),
-        redis_channel=f"dengue-outage-test-{os.getpid()}:events",
-        ws_heartbeat_seconds=5.0,
-        event_sweep_seconds=1.0,
-        db_acquire_timeout=1.0,
-        db_statement_timeout=3.0,
-    )
+    return session_settings(database_url, "outage-test").with_(db_acquire_timeout=1.0, db_statement_timeout=3.0)
 
 
 def running(cluster: PgCluster) -> bool:
