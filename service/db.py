@@ -20,6 +20,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar, Token
+from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
@@ -208,7 +209,11 @@ def _as_literals(params: Mapping[str, Any]) -> dict[str, Any]:
     into it): a negative integer goes in parentheses, since PostgreSQL reads
     "-9223372036854775808::bigint" as -(9223372036854775808::bigint), out of
     range, where a prepared statement's parameter was the number itself."""
-    return {k: AsIs(f"({v})") if type(v) is int and v < 0 else v for k, v in params.items()}
+    return {k: AsIs(f"({v})") if _negative_number(v) else v for k, v in params.items()}
+
+
+def _negative_number(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool) and value < 0
 
 
 def rows_of(cur: Any, rows: Iterable[Sequence[Any]]) -> list[Row]:
@@ -326,7 +331,7 @@ class Database:
                     break
                 if conn.closed or now - conn.last_usage > idle_seconds:
                     pool._free.remove(conn)
-                    conn.close()
+                    _close(conn)
                     closed += 1
         return closed
 
@@ -375,15 +380,13 @@ class _Connection:
         conn, self.conn = self.conn, None
         if conn is None:
             return
-        broken = conn.closed
         try:
             # aiopg closes a connection left inside a transaction instead of pooling it.
             await self.db.pool.release(conn)
         except Exception:
             log.warning("could not release a connection; closed it", exc_info=True)
             _close(conn)
-            broken = True
-        if broken:
+        if conn.closed:
             # a failure was handled where it happened (_Guard); here it is a
             # connection aiopg closed itself, e.g. a statement cancelled when
             # the client hung up

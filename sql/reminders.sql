@@ -42,7 +42,7 @@ UPDATE reminders m
          LIMIT %(batch)s
            FOR UPDATE SKIP LOCKED) due
  WHERE m.id = due.id
-RETURNING m.id, m.version;
+RETURNING m.id, m.version, m.patient;
 
 -- name: fire_reminders
 -- Mark claimed reminders fired, but only those this worker still holds at

@@ -180,8 +180,9 @@ class Worker:
                 listener = await aiopg.connect(self.settings.database_url, application_name="dengue-ward-worker")
                 async with listener.cursor() as cur:
                     await cur.execute(f"LISTEN {CHANNEL}")
-                await self.beat()
                 outage.recovered()
+                # beats once it has fired what was due (_loop): a worker that
+                # reaches the database but fails to fire does not look healthy
                 await self._loop(listener)
             except Exception as exc:  # anything: the worker must outlive it
                 delay = outage.failed(exc)
@@ -281,6 +282,11 @@ class Worker:
         assert self.db is not None
         tz = self.settings.tz
         async with self.db.transaction() as tx:
+            # The patients first, in id order, as every write does: firing
+            # locks the reminder rows and its notifications read their
+            # patient's ward FOR SHARE, while a report write holds its patient
+            # and then reschedules the reminder; the other order deadlocked.
+            await tx.fetchall(Q.lock_patients, {"ids": sorted({c["patient"] for c in claimed})})
             rows = await tx.fetchall(
                 Q.fire_reminders,
                 {

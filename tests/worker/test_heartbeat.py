@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import socket
 import subprocess
@@ -53,3 +55,26 @@ def test_check_needs_a_recent_heartbeat_of_this_host(settings, sql) -> None:
 def test_check_fails_when_the_database_is_unreachable(settings) -> None:
     code, reason = check(settings.with_(database_url="postgresql://postgres@127.0.0.1:1/dengue"))
     assert code == 1 and reason.startswith("database unavailable: OperationalError"), reason
+
+
+async def test_a_worker_that_reaches_the_database_but_cannot_fire_does_not_beat(settings, sql, caplog) -> None:
+    """A heartbeat says reminders are being fired, not only that the database
+    answers: a worker whose every attempt to fire fails (here its table is
+    gone) writes none, so `worker --check` fails."""
+    from service.reminders.worker import Worker
+
+    caplog.set_level(logging.ERROR, logger="service.worker")
+    sql("ALTER TABLE reminders RENAME TO reminders_away")
+    worker = Worker(settings.with_(worker_retry_max_seconds=0.2))
+    serving = asyncio.ensure_future(worker._serve())
+    try:
+        async with asyncio.timeout(15):
+            while not any("retrying with back-off" in r.getMessage() for r in caplog.records):
+                await asyncio.sleep(0.05)
+        assert sql("SELECT count(*) FROM worker_heartbeats") == [(0,)]
+        assert check(settings)[0] == 1
+    finally:
+        worker.stopping.set()
+        await asyncio.wait_for(serving, 15)
+        await worker._close_pool()
+        sql("ALTER TABLE reminders_away RENAME TO reminders")
