@@ -37,16 +37,18 @@ LOGIN_FIELDS = (
     Field("email", Kind.TEXT),
     Field("password", Kind.TEXT, required=True, allow_blank=False),
 )
+# A username as Django's: 150 characters of letters, digits and @/./+/-/_.
+USERNAME = Field(
+    "username",
+    Kind.TEXT,
+    required=True,
+    allow_blank=False,
+    max_length=150,
+    pattern=USERNAME_RE,
+    pattern_message=USERNAME_MESSAGE,
+)
 DETAIL_FIELDS = (
-    Field(
-        "username",
-        Kind.TEXT,
-        required=True,
-        allow_blank=False,
-        max_length=150,
-        pattern=USERNAME_RE,
-        pattern_message=USERNAME_MESSAGE,
-    ),
+    USERNAME,
     Field("first_name", Kind.TEXT, max_length=150),
     Field("last_name", Kind.TEXT, max_length=150),
 )

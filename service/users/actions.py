@@ -20,7 +20,7 @@ import psycopg2.errors
 from ..apidocs import DATETIME, ID, ActionDoc, ReadOnly, Reply, ResourceDocs, nullable
 from ..audit.actions import STAFF_ONLY, record, require_staff
 from ..auth import passwords, sessions
-from ..auth.actions import USERNAME_MESSAGE, USERNAME_RE, USERNAME_TAKEN
+from ..auth.actions import USERNAME, USERNAME_MESSAGE, USERNAME_TAKEN
 from ..context import Context
 from ..db import Tx
 from ..errors import PermissionDenied, ValidationError, not_found_for
@@ -46,15 +46,7 @@ PASSWORD = Field("password", Kind.TEXT, required=True, allow_blank=False, max_le
 WARDS = Field("wards", Kind.FK_LIST)
 FLAGS = (Field("is_staff", Kind.BOOL), Field("is_superuser", Kind.BOOL))
 CREATE_FIELDS = (
-    Field(
-        "username",
-        Kind.TEXT,
-        required=True,
-        allow_blank=False,
-        max_length=150,
-        pattern=USERNAME_RE,
-        pattern_message=USERNAME_MESSAGE,
-    ),
+    USERNAME,
     PASSWORD,
     *NAMES,
     WARDS,

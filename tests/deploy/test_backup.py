@@ -27,20 +27,10 @@ import pytest
 from psycopg2.extensions import parse_dsn
 
 from ..conftest import ADMIN_URL, ROOT
+from .conftest import admin
 
 MAINTENANCE = ROOT / "compose" / "production" / "postgres" / "maintenance"
 BACKUP_NAME = re.compile(r"^backup_\d{4}_\d{2}_\d{2}T\d{2}_\d{2}_\d{2}\.sql\.gz$")
-
-
-def admin(sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(ADMIN_URL)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
 
 
 class Scratch:
