@@ -29,7 +29,7 @@ from . import jsonutil
 from .context import Context
 from .db import Row
 from .errors import NotFound
-from .sqlfiles import Query
+from .sqlfiles import Q, Query
 from .validation import BIGINT_MAX
 
 Obj = dict[str, Any]
@@ -64,6 +64,27 @@ class ListSpec:
     # The query parameters of its filters (validated; the caller's wards among them).
     params: Callable[[Context, Filters], dict[str, Any]]
     serialize: Callable[[Context, Row], Obj]
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        key: str,
+        params: Callable[[Context, Filters], dict[str, Any]],
+        serialize: Callable[[Context, Row], Obj],
+        id: str = "id",
+    ) -> ListSpec:
+        """The list whose named queries are ``list_<name>``,
+        ``list_<name>_back`` and ``count_<name>`` (sql/)."""
+        return cls(
+            forward=getattr(Q, f"list_{name}"),
+            back=getattr(Q, f"list_{name}_back"),
+            count=getattr(Q, f"count_{name}"),
+            key=key,
+            id=id,
+            params=params,
+            serialize=serialize,
+        )
 
 
 @dataclass(frozen=True)

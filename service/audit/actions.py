@@ -67,15 +67,7 @@ async def retrieve(ctx: Context, pk: Any) -> Obj:
     return row
 
 
-LIST = ListSpec(
-    forward=Q.list_audit,
-    back=Q.list_audit_back,
-    count=Q.count_audit,
-    key="at",
-    id="id",
-    params=list_params,
-    serialize=serialize,
-)
+LIST = ListSpec.of("audit", key="at", params=list_params, serialize=serialize)
 CHANGE = nullable({"type": "object", "description": "The fields as they were (or became); passwords never."})
 DOCS = ResourceDocs(
     "Every change to users, wards and ward membership, newest first: who, what, before, after, when. "

@@ -105,14 +105,8 @@ def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
     }
 
 
-LIST = ListSpec(
-    forward=Q.list_history,
-    back=Q.list_history_back,
-    count=Q.count_history,
-    key="history_date",
-    id="history_id",
-    params=list_params,
-    serialize=lambda ctx, row: history_out(row),
+LIST = ListSpec.of(
+    "history", key="history_date", params=list_params, serialize=lambda ctx, row: history_out(row), id="history_id"
 )
 
 

@@ -77,15 +77,7 @@ def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
     }
 
 
-LIST = ListSpec(
-    forward=Q.list_notifications,
-    back=Q.list_notifications_back,
-    count=Q.count_notifications,
-    key="created_at",
-    id="id",
-    params=list_params,
-    serialize=lambda ctx, row: row,
-)
+LIST = ListSpec.of("notifications", key="created_at", params=list_params, serialize=lambda ctx, row: row)
 
 
 async def retrieve(ctx: Context, pk: Any) -> Obj:

@@ -72,15 +72,7 @@ def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
     }
 
 
-LIST = ListSpec(
-    forward=Q.list_patients,
-    back=Q.list_patients_back,
-    count=Q.count_patients,
-    key="admission_date",
-    id="id",
-    params=list_params,
-    serialize=serialize,
-)
+LIST = ListSpec.of("patients", key="admission_date", params=list_params, serialize=serialize)
 
 
 async def retrieve(ctx: Context, pk: Any) -> Obj:

@@ -53,15 +53,7 @@ def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
     }
 
 
-LIST = ListSpec(
-    forward=Q.list_reports,
-    back=Q.list_reports_back,
-    count=Q.count_reports,
-    key="time",
-    id="id",
-    params=list_params,
-    serialize=lambda ctx, row: serialize(row, ctx),
-)
+LIST = ListSpec.of("reports", key="time", params=list_params, serialize=lambda ctx, row: serialize(row, ctx))
 
 
 async def retrieve(ctx: Context, pk: Any) -> Obj:

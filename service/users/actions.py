@@ -66,15 +66,7 @@ def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
     return {}
 
 
-LIST = ListSpec(
-    forward=Q.list_users,
-    back=Q.list_users_back,
-    count=Q.count_users,
-    key="date_joined",
-    id="id",
-    params=list_params,
-    serialize=serialize,
-)
+LIST = ListSpec.of("users", key="date_joined", params=list_params, serialize=serialize)
 
 
 async def retrieve(ctx: Context, pk: Any) -> Obj:

@@ -32,15 +32,7 @@ def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
     return {}
 
 
-LIST = ListSpec(
-    forward=Q.list_wards,
-    back=Q.list_wards_back,
-    count=Q.count_wards,
-    key="created_at",
-    id="id",
-    params=list_params,
-    serialize=serialize,
-)
+LIST = ListSpec.of("wards", key="created_at", params=list_params, serialize=serialize)
 
 
 async def retrieve(ctx: Context, pk: Any) -> Obj:
