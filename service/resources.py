@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import jsonutil
-from .apidocs import ResourceDocs, Schema
+from .apidocs import BOOLEAN, DATETIME_IN, REF, ResourceDocs, Schema
 from .context import Context
 from .errors import NotFound, PreconditionFailed, ValidationError, not_found_for
 from .lists import ListSpec
@@ -34,14 +34,38 @@ DeleteAction = Callable[[Context, Any], Awaitable[None]]
 DetailAction = Callable[[Context, Any, Any], Awaitable[tuple[int, Obj]]]
 
 
+# Reads one list filter from the request's filters: (filters, name, time zone)
+# -> its value for the queries, None when not given; ValidationError if bad.
+FilterReader = Callable[[Mapping[str, Any], str, Any], Any]
+
+
 @dataclass(frozen=True)
 class Filter:
     """A query parameter of the list (``?name=``); the socket's ``list`` takes
-    it at the top level of the payload. The list action reads and validates it."""
+    it at the top level of the payload. Declared once: the API document shows
+    it and the list reads it with ``read`` (see ``read_filters``)."""
 
     name: str
     description: str  # for the API document
     schema: Schema  # its value's JSON schema (apidocs.REF, apidocs.BOOLEAN, ...)
+    read: FilterReader
+
+
+def read_filters(declared: tuple[Filter, ...], filters: Mapping[str, Any], tz: Any) -> dict[str, Any]:
+    """The values of a list's declared filters, in their order (the first bad one answers 400)."""
+    return {f.name: f.read(filters, f.name, tz) for f in declared}
+
+
+def ref_filter(name: str, description: str) -> Filter:
+    return Filter(name, description, REF, lambda filters, n, tz: read_id(filters, n))
+
+
+def bool_filter(name: str, description: str) -> Filter:
+    return Filter(name, description, BOOLEAN, read_bool)
+
+
+def time_filter(name: str, description: str) -> Filter:
+    return Filter(name, description, DATETIME_IN, read_time)
 
 
 @dataclass(frozen=True)
@@ -100,7 +124,7 @@ def lookup_id(raw: Any, model: str) -> int:
     return pk
 
 
-def id_filter(filters: Filters, name: str) -> int | None:
+def read_id(filters: Filters, name: str) -> int | None:
     """An optional ``?name=<id>`` list filter (django-filter's messages)."""
     raw = filters.get(name)
     if raw is None or raw == "":
@@ -111,7 +135,7 @@ def id_filter(filters: Filters, name: str) -> int | None:
     return pk
 
 
-def bool_filter(filters: Filters, name: str, tz: Any) -> bool | None:
+def read_bool(filters: Filters, name: str, tz: Any) -> bool | None:
     """An optional ``?name=true|false`` list filter."""
     raw = filters.get(name)
     if raw is None or raw == "":
@@ -122,7 +146,7 @@ def bool_filter(filters: Filters, name: str, tz: Any) -> bool | None:
         raise ValidationError({name: exc.messages}) from None
 
 
-def time_filter(filters: Filters, name: str, tz: Any) -> dt.datetime | None:
+def read_time(filters: Filters, name: str, tz: Any) -> dt.datetime | None:
     """An optional ``?since=`` / ``?until=`` moment (ISO 8601, as fields take it)."""
     raw = filters.get(name)
     if raw is None or raw == "":
@@ -136,7 +160,7 @@ def time_filter(filters: Filters, name: str, tz: Any) -> dt.datetime | None:
 SEARCH_MAX = 100
 
 
-def search_filter(filters: Filters, name: str = "search") -> str | None:
+def read_search(filters: Filters, name: str = "search", tz: Any = None) -> str | None:
     """``?search=``: a case-insensitive substring, as an ILIKE pattern."""
     raw = filters.get(name)
     if raw is None or not isinstance(raw, str) or not raw.strip():

@@ -12,7 +12,14 @@ from ..context import Context
 from ..db import Tx
 from ..errors import PermissionDenied, not_found_for
 from ..lists import ListSpec
-from ..resources import Filter, Filters, Obj, Resource, id_filter, lookup_id
+from ..resources import (
+    Filters,
+    Obj,
+    Resource,
+    lookup_id,
+    read_filters,
+    ref_filter,
+)
 from ..sqlfiles import Q
 
 STREAM = "audit"
@@ -50,9 +57,12 @@ async def record(
     )
 
 
+FILTERS = (ref_filter("user", "Entries by this user, or about them (id)."),)
+
+
 def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
     require_staff(ctx)
-    return {"user": id_filter(filters, "user")}
+    return read_filters(FILTERS, filters, ctx.settings.tz)
 
 
 def serialize(ctx: Context, row: dict[str, Any]) -> Obj:
@@ -90,6 +100,6 @@ RESOURCE = Resource(
     lookup="id",
     list=LIST,
     retrieve=retrieve,
-    filters=(Filter("user", "Entries by this user, or about them (id).", REF),),
+    filters=FILTERS,
     docs=DOCS,
 )

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from .. import events
-from ..apidocs import DATETIME, DATETIME_IN, ID, REF, USER_ID, ActionDoc, ReadOnly, Reply, ResourceDocs, enum, nullable
+from ..apidocs import DATETIME, ID, USER_ID, ActionDoc, ReadOnly, Reply, ResourceDocs, enum, nullable
 from ..context import Context, User
 from ..db import Row, Tx
 from ..errors import Conflict, PermissionDenied, not_found_for
@@ -23,13 +23,13 @@ from ..reports.actions import lock_patients, serialize, write
 from ..reports.fields import COLUMNS, shown
 from ..reports.history import HISTORY_COLUMNS, HISTORY_STREAM, REASON_LOG
 from ..resources import (
-    Filter,
     Filters,
     Obj,
     Resource,
     check_if_match,
-    id_filter,
     lookup_id,
+    read_filters,
+    ref_filter,
     scope,
     time_filter,
 )
@@ -94,15 +94,16 @@ async def check_row_version(ctx: Context, tx: Tx, key: dict[str, int]) -> None:
         check_if_match(ctx, history_out(row))
 
 
+FILTERS = (
+    ref_filter("report", "Only the history of this report (id)."),
+    ref_filter("patient", "Only those of this patient (id)."),
+    time_filter("since", "Only changes recorded at or after this time (ISO 8601)."),
+    time_filter("until", "Only changes recorded at or before this time (ISO 8601)."),
+)
+
+
 def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
-    tz = ctx.settings.tz
-    return {
-        **scope(ctx),
-        "report": id_filter(filters, "report"),
-        "patient": id_filter(filters, "patient"),
-        "since": time_filter(filters, "since", tz),
-        "until": time_filter(filters, "until", tz),
-    }
+    return {**scope(ctx), **read_filters(FILTERS, filters, ctx.settings.tz)}
 
 
 LIST = ListSpec.of(
@@ -231,11 +232,6 @@ RESOURCE = Resource(
     update=update,
     delete=delete,
     detail_actions={"restore": restore},
-    filters=(
-        Filter("report", "Only the history of this report (id).", REF),
-        Filter("patient", "Only those of this patient (id).", REF),
-        Filter("since", "Only changes recorded at or after this time (ISO 8601).", DATETIME_IN),
-        Filter("until", "Only changes recorded at or before this time (ISO 8601).", DATETIME_IN),
-    ),
+    filters=FILTERS,
     docs=DOCS,
 )

@@ -8,7 +8,6 @@ from typing import Any
 
 from .. import events
 from ..apidocs import (
-    BOOLEAN,
     DATETIME,
     ID,
     NON_EMPTY_TEXT,
@@ -26,7 +25,16 @@ from ..db import Row, Tx
 from ..errors import not_found_for
 from ..events import Event
 from ..lists import ListSpec
-from ..resources import Filter, Filters, Obj, Resource, bool_filter, id_filter, lookup_id, scope
+from ..resources import (
+    Filters,
+    Obj,
+    Resource,
+    bool_filter,
+    lookup_id,
+    read_filters,
+    ref_filter,
+    scope,
+)
 from ..sqlfiles import Q
 from . import rules
 
@@ -66,15 +74,16 @@ DOCS = ResourceDocs(
 )
 
 
+FILTERS = (
+    ref_filter("patient", "Only those of this patient (id)."),
+    ref_filter("ward", "Only those of this ward's patients (id)."),
+    bool_filter("acknowledged", "`false`: only open notifications; `true`: only acknowledged ones."),
+    bool_filter("admitted", "`true`: only those of patients not dismissed; `false`: of dismissed ones."),
+)
+
+
 def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
-    tz = ctx.settings.tz
-    return {
-        **scope(ctx),
-        "patient": id_filter(filters, "patient"),
-        "ward": id_filter(filters, "ward"),
-        "acknowledged": bool_filter(filters, "acknowledged", tz),
-        "admitted": bool_filter(filters, "admitted", tz),
-    }
+    return {**scope(ctx), **read_filters(FILTERS, filters, ctx.settings.tz)}
 
 
 LIST = ListSpec.of("notifications", key="created_at", params=list_params, serialize=lambda ctx, row: row)
@@ -138,11 +147,6 @@ RESOURCE = Resource(
     list=LIST,
     retrieve=retrieve,
     detail_actions={"acknowledge": acknowledge},
-    filters=(
-        Filter("patient", "Only those of this patient (id).", REF),
-        Filter("ward", "Only those of this ward's patients (id).", REF),
-        Filter("acknowledged", "`false`: only open notifications; `true`: only acknowledged ones.", BOOLEAN),
-        Filter("admitted", "`true`: only those of patients not dismissed; `false`: of dismissed ones.", BOOLEAN),
-    ),
+    filters=FILTERS,
     docs=DOCS,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import events
-from ..apidocs import BOOLEAN, DATETIME, ID, REF, ReadOnly, ResourceDocs
+from ..apidocs import DATETIME, ID, ReadOnly, ResourceDocs
 from ..context import Context
 from ..db import Tx
 from ..errors import ValidationError, not_found_for
@@ -14,16 +14,18 @@ from ..lists import ListSpec
 from ..reminders import reschedule
 from ..reports.history import emit_history_rows
 from ..resources import (
+    SEARCH_MAX,
     Filter,
     Filters,
     Obj,
     Resource,
     bool_filter,
     check_if_match,
-    id_filter,
     lookup_id,
+    read_filters,
+    read_search,
+    ref_filter,
     scope,
-    search_filter,
 )
 from ..sqlfiles import Q
 from ..validation import REQUIRED, Field, Kind, clinical_datetime, does_not_exist, validate
@@ -62,14 +64,20 @@ def check_dates(values: dict[str, Any]) -> None:
         raise ValidationError({"dismissal_date": [DISMISSAL_BEFORE_ADMISSION]})
 
 
+FILTERS = (
+    ref_filter("ward", "Only the patients of this ward (id)."),
+    bool_filter("admitted", "`true`: not dismissed; `false`: dismissed."),
+    Filter(
+        "search",
+        "Patients whose name contains this text (any case).",
+        {"type": "string", "maxLength": SEARCH_MAX},
+        read_search,
+    ),
+)
+
+
 def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
-    tz = ctx.settings.tz
-    return {
-        **scope(ctx),
-        "ward": id_filter(filters, "ward"),
-        "admitted": bool_filter(filters, "admitted", tz),
-        "search": search_filter(filters),
-    }
+    return {**scope(ctx), **read_filters(FILTERS, filters, ctx.settings.tz)}
 
 
 LIST = ListSpec.of("patients", key="admission_date", params=list_params, serialize=serialize)
@@ -165,10 +173,6 @@ RESOURCE = Resource(
     create=create,
     update=update,
     delete=delete,
-    filters=(
-        Filter("ward", "Only the patients of this ward (id).", REF),
-        Filter("admitted", "`true`: not dismissed; `false`: dismissed.", BOOLEAN),
-        Filter("search", "Patients whose name contains this text (any case).", {"type": "string", "maxLength": 100}),
-    ),
+    filters=FILTERS,
     docs=DOCS,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..apidocs import DATETIME_IN, REF, ResourceDocs
+from ..apidocs import ResourceDocs
 from ..context import Context
 from ..db import Row, Tx
 from ..errors import ValidationError, not_found_for
@@ -13,13 +13,13 @@ from ..lists import ListSpec
 from ..notifications.actions import raise_for_report
 from ..reminders import reschedule
 from ..resources import (
-    Filter,
     Filters,
     Obj,
     Resource,
     check_if_match,
-    id_filter,
     lookup_id,
+    read_filters,
+    ref_filter,
     scope,
     time_filter,
 )
@@ -42,15 +42,16 @@ def serialize(row: Row, ctx: Context) -> Obj:
     return fields.serialize(row, ctx.settings.tz)
 
 
+FILTERS = (
+    ref_filter("patient", "Only those of this patient (id)."),
+    ref_filter("ward", "Only those of this ward's patients (id)."),
+    time_filter("since", "Only observations made at or after this time (ISO 8601)."),
+    time_filter("until", "Only observations made at or before this time (ISO 8601)."),
+)
+
+
 def list_params(ctx: Context, filters: Filters) -> dict[str, Any]:
-    tz = ctx.settings.tz
-    return {
-        **scope(ctx),
-        "patient": id_filter(filters, "patient"),
-        "ward": id_filter(filters, "ward"),
-        "since": time_filter(filters, "since", tz),
-        "until": time_filter(filters, "until", tz),
-    }
+    return {**scope(ctx), **read_filters(FILTERS, filters, ctx.settings.tz)}
 
 
 LIST = ListSpec.of("reports", key="time", params=list_params, serialize=lambda ctx, row: serialize(row, ctx))
@@ -179,11 +180,6 @@ RESOURCE = Resource(
     create=create,
     update=update,
     delete=delete,
-    filters=(
-        Filter("patient", "Only those of this patient (id).", REF),
-        Filter("ward", "Only those of this ward's patients (id).", REF),
-        Filter("since", "Only observations made at or after this time (ISO 8601).", DATETIME_IN),
-        Filter("until", "Only observations made at or before this time (ISO 8601).", DATETIME_IN),
-    ),
+    filters=FILTERS,
     docs=DOCS,
 )

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from service import openapi
-from service.apidocs import BOOLEAN, ID, ReadOnly
+from service.apidocs import ID, ReadOnly
 from service.app import RESOURCES
 from service.notifications import actions as notifications
 from service.patients import actions as patients
-from service.resources import Filter, Resource
+from service.resources import Resource, bool_filter
 
 
 def with_docs(resource: Resource, **changes: Any) -> Resource:
@@ -28,7 +28,7 @@ def test_every_resource_is_a_tag_with_its_description() -> None:
 
 
 def test_a_filter_is_a_list_parameter_with_its_description() -> None:
-    admitted = Filter("admitted", "Only those admitted (`true`) or dismissed (`false`).", BOOLEAN)
+    admitted = bool_filter("admitted", "Only those admitted (`true`) or dismissed (`false`).")
     doc = openapi.build_document((replace(patients.RESOURCE, filters=(admitted,)),))
     params = doc["paths"]["/api/patients/"]["get"]["parameters"]
     assert params[0] == {
